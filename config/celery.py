@@ -1,0 +1,22 @@
+"""The Celery application: workers run deployments, beat runs health checks."""
+
+import os
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+app = Celery("mech")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
+
+
+@app.on_after_finalize.connect
+def _schedule_health_checks(sender, **kwargs):
+    from django.conf import settings
+
+    sender.add_periodic_task(
+        settings.MECH["HEALTH_CHECK_INTERVAL"],
+        sender.signature("health.tasks.check_all_health_task"),
+        name="check every active deployment",
+    )

@@ -1,0 +1,45 @@
+from django.contrib import admin
+from django.urls import include, path
+from django.views.generic import RedirectView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.routers import SimpleRouter
+from rest_framework_simplejwt.views import (
+    TokenBlacklistView,
+    TokenObtainPairView,
+    TokenRefreshView,
+)
+
+from deployments.api.views import DeploymentViewSet, EnvironmentViewSet
+from health.api.views import HealthOverviewView, ServiceHealthView
+from registry.api.views import ApiRootView
+from services.api.views import ServiceViewSet, service_config_schema
+
+router = SimpleRouter(trailing_slash="/?")
+router.register("services", ServiceViewSet, basename="service")
+router.register("deployments", DeploymentViewSet, basename="deployment")
+router.register("environments", EnvironmentViewSet, basename="environment")
+
+api = [
+    path("", ApiRootView.as_view(), name="api-root"),
+    path("health", HealthOverviewView.as_view(), name="health-overview"),
+    path(
+        "health/<slug:service_id>", ServiceHealthView.as_view(), name="service-health"
+    ),
+    path(
+        "schemas/service-config.json",
+        service_config_schema,
+        name="service-config-schema",
+    ),
+    path("auth/token", TokenObtainPairView.as_view(), name="token-obtain"),
+    path("auth/token/refresh", TokenRefreshView.as_view(), name="token-refresh"),
+    path("auth/logout", TokenBlacklistView.as_view(), name="token-blacklist"),
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    path("", include(router.urls)),
+]
+
+urlpatterns = [
+    path("", RedirectView.as_view(pattern_name="admin:index"), name="home"),
+    path("api/", include(api)),
+    path("admin/", admin.site.urls),
+]

@@ -1,0 +1,77 @@
+import socket
+from dataclasses import dataclass, field
+
+
+class BackendError(Exception):
+    """Starting or stopping failed; the message is safe to show a user."""
+
+
+@dataclass(frozen=True)
+class LaunchSpec:
+    """Everything a backend needs to start one version of a service.
+
+    ``env`` holds the values to inject; backends never log or echo them.
+    """
+
+    deployment_id: int
+    service: str
+    environment: str
+    version: str
+    preferred_port: int
+    image: str = ""
+    command: str = ""
+    directory: str = ""
+    env: dict = field(default_factory=dict, repr=False)
+
+    @property
+    def name(self):
+        return f"mech-{self.service}-{self.environment}-{self.deployment_id}"
+
+
+@dataclass(frozen=True)
+class Instance:
+    handle: str
+    address: str
+
+
+class Backend:
+    """The interface every backend implements."""
+
+    kind = ""
+
+    def start(self, spec, log):
+        """Start ``spec``; return an ``Instance``. ``log(message)`` records steps."""
+        raise NotImplementedError
+
+    def stop(self, handle, log):
+        """Stop and remove the instance; a missing instance is not an error."""
+        raise NotImplementedError
+
+    def is_running(self, handle):
+        raise NotImplementedError
+
+    def output_tail(self, handle, lines=20):
+        """The last lines the instance printed, for a failed deployment's log."""
+        raise NotImplementedError
+
+
+def port_is_free(port, host="127.0.0.1"):
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def pick_port(preferred=None, host="127.0.0.1"):
+    """``preferred`` when nothing listens there, else a port the kernel picks.
+
+    Another process can take the port between this check and the service's
+    bind; the health gate then fails and says so.
+    """
+    if preferred and port_is_free(preferred, host):
+        return preferred
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]

@@ -1,0 +1,106 @@
+"""Runs versions as containers on a Docker engine, with host networking.
+
+Containers share the host's network, so each listens on loopback on the port
+given in ``PORT``: the service's configured port when it is free, else a free
+one, since the previous version keeps its port until the new one is healthy.
+"""
+
+import logging
+
+import docker
+from django.conf import settings
+from docker.errors import APIError, DockerException, ImageNotFound, NotFound
+
+from deployments.backends.base import Backend, BackendError, Instance, pick_port
+
+logger = logging.getLogger(__name__)
+
+STOP_TIMEOUT_SECONDS = 5
+LABEL = "io.mech-registry.deployment"
+
+
+class DockerBackend(Backend):
+    kind = "docker"
+
+    def __init__(self, client=None):
+        self._client = client
+
+    @property
+    def client(self):
+        if self._client is None:
+            try:
+                self._client = docker.DockerClient(
+                    base_url=settings.MECH["DOCKER_HOST"], timeout=60
+                )
+            except DockerException as exc:
+                raise BackendError(f"cannot reach the Docker engine: {exc}")
+        return self._client
+
+    def ensure_image(self, image, log):
+        """Use the local copy of ``image`` or pull it; fail clearly if neither."""
+        try:
+            found = self.client.images.get(image)
+            log(f"image {image} is present ({found.id[:19]})")
+            return found
+        except ImageNotFound:
+            pass
+        except APIError as exc:
+            raise BackendError(f"cannot inspect image {image}: {exc.explanation}")
+        log(f"pulling {image}")
+        try:
+            return self.client.images.pull(image)
+        except (APIError, ImageNotFound) as exc:
+            raise BackendError(f"image {image} is not available: {exc.explanation}")
+
+    def start(self, spec, log):
+        if not spec.image:
+            raise BackendError("the service has no docker image in its definition")
+        self.ensure_image(spec.image, log)
+        port = pick_port(spec.preferred_port)
+        env = {**spec.env, "PORT": str(port)}
+        log(f"starting container {spec.name} from {spec.image} on port {port}")
+        try:
+            container = self.client.containers.run(
+                spec.image,
+                name=spec.name,
+                detach=True,
+                network_mode="host",
+                environment=env,
+                labels={LABEL: str(spec.deployment_id)},
+                restart_policy={"Name": "unless-stopped"},
+            )
+        except APIError as exc:
+            raise BackendError(f"cannot start container: {exc.explanation}")
+        return Instance(handle=container.id, address=f"127.0.0.1:{port}")
+
+    def _container(self, handle):
+        try:
+            return self.client.containers.get(handle)
+        except NotFound:
+            return None
+
+    def stop(self, handle, log):
+        container = self._container(handle)
+        if container is None:
+            log(f"container {handle[:12]} is already gone")
+            return
+        try:
+            container.stop(timeout=STOP_TIMEOUT_SECONDS)
+            container.remove(force=True)
+        except NotFound:
+            pass
+        except APIError as exc:
+            raise BackendError(
+                f"cannot stop container {handle[:12]}: {exc.explanation}"
+            )
+        log(f"stopped container {handle[:12]}")
+
+    def is_running(self, handle):
+        container = self._container(handle)
+        return container is not None and container.status in ("created", "running")
+
+    def output_tail(self, handle, lines=20):
+        container = self._container(handle)
+        if container is None:
+            return ""
+        return container.logs(tail=lines).decode(errors="replace")

@@ -1,0 +1,110 @@
+"""Runs versions as supervised local processes: the embedded default.
+
+Each instance is a detached supervisor (``supervise.py``) running the
+definition's ``process.command`` on a free loopback port given in ``PORT``.
+The command gets a minimal environment plus the service's configured values,
+never the worker's own environment, which holds the registry's secrets.
+
+Known limitation: instances live on the machine of the worker that started
+them, so with workers on several machines a stop or check may run where the
+process is not; the process backend is meant for a single machine, and the
+docker backend for more.
+"""
+
+import os
+import shlex
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from django.conf import settings
+
+from deployments.backends.base import Backend, BackendError, Instance, pick_port
+
+BASE_ENV_KEYS = ("PATH", "LANG", "LC_ALL", "TZ", "HOME")
+STOP_WAIT_SECONDS = 8
+SPAWN_TIMEOUT_SECONDS = 5
+
+
+class ProcessBackend(Backend):
+    kind = "process"
+
+    def __init__(self, state_dir=None):
+        self.state_dir = Path(state_dir or settings.MECH["PROCESS_DIR"])
+
+    def paths(self, name):
+        return self.state_dir / f"{name}.pid", self.state_dir / f"{name}.log"
+
+    def start(self, spec, log):
+        if not spec.command:
+            raise BackendError("the service's definition has no process.command")
+        argv = shlex.split(spec.command.replace("{version}", spec.version))
+        directory = Path(spec.directory or ".")
+        if not directory.is_dir():
+            raise BackendError(f"working directory {directory} does not exist")
+
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        pidfile, logfile = self.paths(spec.name)
+        pidfile.unlink(missing_ok=True)
+        port = pick_port()
+        env = {key: os.environ[key] for key in BASE_ENV_KEYS if key in os.environ}
+        env.update(spec.env)
+        env.update(PORT=str(port), MECH_VERSION=spec.version, MECH_SERVICE=spec.service)
+
+        log(f"starting `{argv[0]}` in {directory} on port {port}")
+        launcher = [sys.executable, "-m", "deployments.backends.supervise"]
+        launcher += ["--pidfile", str(pidfile), "--log", str(logfile), "--", *argv]
+        parent = subprocess.run(
+            launcher,
+            cwd=directory,
+            env={**env, "PYTHONPATH": str(settings.BASE_DIR)},
+            timeout=SPAWN_TIMEOUT_SECONDS,
+            check=False,
+        )
+        if parent.returncode != 0 or not pidfile.exists():
+            raise BackendError("the process supervisor did not start")
+        handle = f"{socket.gethostname()}:{pidfile.read_text().strip()}:{spec.name}"
+        return Instance(handle=handle, address=f"127.0.0.1:{port}")
+
+    def _pid(self, handle):
+        """The supervisor's pid if it is still the process we started, else None."""
+        host, pid, name = handle.split(":", 2)
+        if host != socket.gethostname():
+            raise BackendError(f"the process runs on {host}, not on this machine")
+        pidfile, _ = self.paths(name)
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            return None
+        # Guards against a recycled pid: ours names its own pidfile.
+        if str(pidfile).encode() not in cmdline:
+            return None
+        return int(pid)
+
+    def stop(self, handle, log):
+        pid = self._pid(handle)
+        if pid is None:
+            log("the process has already exited")
+            return
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + STOP_WAIT_SECONDS
+        while time.monotonic() < deadline and self._pid(handle) is not None:
+            time.sleep(0.05)
+        if self._pid(handle) is not None:
+            os.killpg(pid, signal.SIGKILL)
+        log(f"stopped process {pid}")
+
+    def is_running(self, handle):
+        return self._pid(handle) is not None
+
+    def output_tail(self, handle, lines=20):
+        _, _, name = handle.split(":", 2)
+        _, logfile = self.paths(name)
+        try:
+            text = logfile.read_text(errors="replace")
+        except OSError:
+            return ""
+        return "\n".join(text.splitlines()[-lines:])

@@ -1,0 +1,6 @@
+from django.db import models
+
+
+class HealthStatus(models.TextChoices):
+    UP = "up"
+    DOWN = "down"
