@@ -20,3 +20,8 @@ def _schedule_health_checks(sender, **kwargs):
         sender.signature("health.tasks.check_all_health_task"),
         name="check every active deployment",
     )
+    sender.add_periodic_task(
+        60.0,
+        sender.signature("deployments.tasks.reap_stale_deployments_task"),
+        name="end deployments whose worker died",
+    )

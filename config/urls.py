@@ -14,7 +14,9 @@ from health.api.views import HealthOverviewView, ServiceHealthView
 from registry.api.views import ApiRootView
 from services.api.views import ServiceViewSet, service_config_schema
 
-router = SimpleRouter(trailing_slash="/?")
+router = SimpleRouter()
+# Paths answer with or without a trailing slash: /api/services and /api/services/.
+router.trailing_slash = "/?"
 router.register("services", ServiceViewSet, basename="service")
 router.register("deployments", DeploymentViewSet, basename="deployment")
 router.register("environments", EnvironmentViewSet, basename="environment")

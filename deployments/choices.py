@@ -8,6 +8,7 @@ class BackendKind(models.TextChoices):
 
 
 class DeploymentStatus(models.TextChoices):
+    QUEUED = "queued"
     PENDING = "pending"
     RUNNING = "running"
     SUCCEEDED = "succeeded"

@@ -93,6 +93,15 @@ class Deployment(models.Model):
     )
     is_current = models.BooleanField(default=False)
     error = models.TextField(blank=True)
+    idempotency_key = models.CharField(max_length=200, blank=True)
+    request_fingerprint = models.CharField(max_length=64, blank=True, editable=False)
+    config_fingerprint = models.JSONField(
+        default=dict,
+        blank=True,
+        editable=False,
+        help_text="Per key, a keyed hash of the value deployed; never the value.",
+    )
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -105,7 +114,17 @@ class Deployment(models.Model):
                 fields=["service", "environment"],
                 condition=Q(is_current=True),
                 name="one_current_deployment",
-            )
+            ),
+            models.UniqueConstraint(
+                fields=["service", "environment"],
+                condition=Q(status__in=DeploymentStatus.active()),
+                name="one_active_deployment",
+            ),
+            models.UniqueConstraint(
+                fields=["requested_by", "idempotency_key"],
+                condition=~Q(idempotency_key=""),
+                name="unique_idempotency_key",
+            ),
         ]
 
     def __str__(self):

@@ -14,10 +14,13 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from deployments import config
+from deployments.actions import start_next_queued
 from deployments.backends import BackendError, LaunchSpec, get_backend, resolve
 from deployments.choices import DeploymentStatus
 from deployments.health_gate import wait_until_healthy
-from deployments.models import ConfigValue, Deployment, DeploymentLogLine
+from deployments.models import Deployment, DeploymentLogLine
+from deployments.signals import deployment_succeeded
 
 logger = logging.getLogger(__name__)
 
@@ -43,10 +46,16 @@ class DeploymentLog:
 
 def claim(deployment_id):
     """Move a pending deployment to running; False when another worker has it."""
+    now = timezone.now()
     claimed = Deployment.objects.filter(
         pk=deployment_id, status=DeploymentStatus.PENDING
-    ).update(status=DeploymentStatus.RUNNING, started_at=timezone.now())
+    ).update(status=DeploymentStatus.RUNNING, started_at=now, heartbeat_at=now)
     return claimed == 1
+
+
+def beat(deployment_id):
+    """Show the reaper this deployment's worker is alive."""
+    Deployment.objects.filter(pk=deployment_id).update(heartbeat_at=timezone.now())
 
 
 def execute(deployment_id):
@@ -57,6 +66,13 @@ def execute(deployment_id):
     deployment = Deployment.objects.select_related("service", "environment").get(
         pk=deployment_id
     )
+    try:
+        _execute(deployment)
+    finally:
+        start_next_queued(deployment.service_id, deployment.environment_id)
+
+
+def _execute(deployment):
     log = DeploymentLog(deployment)
     backend = get_backend(deployment.environment.backend)
     deployment.backend = resolve(deployment.environment.backend)
@@ -71,33 +87,31 @@ def execute(deployment_id):
         spec = build_spec(deployment)
         instance = backend.start(spec, log)
         _record_instance(deployment, instance)
-        _gate(deployment, backend, instance, log)
+        _gate(deployment, backend, instance, log, spec.env.values())
     except (BackendError, DeploymentFailed) as exc:
         _fail(deployment, backend, instance, log, str(exc))
         return
     except Exception:
-        logger.exception("deployment %s crashed", deployment_id)
+        logger.exception("deployment %s crashed", deployment.pk)
         _fail(deployment, backend, instance, log, "internal error; see worker log")
         return
     previous = _promote(deployment, log)
+    deployment_succeeded.send(sender=Deployment, deployment=deployment)
     if previous is not None:
         _retire(previous, log)
 
 
 def build_spec(deployment):
     service = deployment.service
-    values = dict(
-        ConfigValue.objects.filter(
-            service=service, environment=deployment.environment
-        ).values_list("key", "value")
-    )
-    missing = [name for name in service.required_env if name not in values]
+    values = config.values_for(service, deployment.environment)
+    missing = config.missing(service, values)
     if missing:
         raise DeploymentFailed(
             f"required variables have no value: {', '.join(missing)}"
         )
-    allowed = set(service.required_env) | set(service.optional_env)
-    env = {key: value for key, value in values.items() if key in allowed}
+    env = config.injected(service, values)
+    deployment.config_fingerprint = config.fingerprint(env)
+    deployment.save(update_fields=["config_fingerprint"])
     return LaunchSpec(
         deployment_id=deployment.pk,
         service=service.slug,
@@ -113,6 +127,21 @@ def build_spec(deployment):
     )
 
 
+MIN_REDACTED_LENGTH = 4
+
+
+def redact(text, values):
+    """Mask every configured value in a service's own output before logging it.
+
+    Services may print their environment; values shorter than four characters
+    are left alone since masking them would garble the text.
+    """
+    for value in sorted(values, key=len, reverse=True):
+        if len(value) >= MIN_REDACTED_LENGTH:
+            text = text.replace(value, "********")
+    return text
+
+
 def _process_directory(service):
     directory = Path(service.process_directory or ".")
     if directory.is_absolute() or not service.source_path:
@@ -126,18 +155,18 @@ def _record_instance(deployment, instance):
     deployment.save(update_fields=["handle", "address"])
 
 
-def _gate(deployment, backend, instance, log):
+def _gate(deployment, backend, instance, log, spec_values=()):
     path = deployment.service.health_check_path
     timeout = settings.MECH["DEPLOY_HEALTH_TIMEOUT"]
     log(f"waiting up to {timeout:g}s for 2xx from {path} on {instance.address}")
-    result = wait_until_healthy(
-        instance.address,
-        path,
-        timeout,
-        still_running=lambda: backend.is_running(instance.handle),
-    )
+
+    def still_running():
+        beat(deployment.pk)
+        return backend.is_running(instance.handle)
+
+    result = wait_until_healthy(instance.address, path, timeout, still_running)
     if not result.ok:
-        tail = backend.output_tail(instance.handle)
+        tail = redact(backend.output_tail(instance.handle), spec_values)
         if tail:
             log("last output of the new version:\n" + tail)
         raise DeploymentFailed(f"health check {path} failed: {result.error}")
@@ -204,3 +233,32 @@ def _retire(previous, log):
         return
     Deployment.objects.filter(pk=previous.pk).update(stopped_at=timezone.now())
     log(f"stopped the previous version {previous.version} (#{previous.pk})")
+
+
+def reap(deployment_id, stale_before):
+    """Fail a running deployment whose worker stopped beating; False if alive.
+
+    The half-started instance is removed; the current release, which the
+    deployment never replaced, keeps serving.
+    """
+    reason = "the worker running this deployment stopped responding"
+    failed = Deployment.objects.filter(
+        pk=deployment_id,
+        status=DeploymentStatus.RUNNING,
+        heartbeat_at__lt=stale_before,
+    ).update(status=DeploymentStatus.FAILED, error=reason, finished_at=timezone.now())
+    if not failed:
+        return False
+    deployment = Deployment.objects.select_related("service", "environment").get(
+        pk=deployment_id
+    )
+    log = DeploymentLog(deployment)
+    log(f"failed: {reason}")
+    if deployment.handle and not deployment.is_current:
+        backend = get_backend(deployment.backend or deployment.environment.backend)
+        try:
+            backend.stop(deployment.handle, log)
+        except BackendError as exc:
+            log(f"could not remove the unfinished instance: {exc}")
+    start_next_queued(deployment.service_id, deployment.environment_id)
+    return True

@@ -1,8 +1,30 @@
+from datetime import timedelta
+
 from celery import shared_task
+from django.conf import settings
+from django.utils import timezone
 
 from deployments import runner
+from deployments.choices import DeploymentStatus
+from deployments.models import Deployment
+
+# A deployment's worker beats at least this often while it waits on a gate;
+# pulls and starts can be slower, hence the margin on top of the gate timeout.
+STALE_MARGIN = timedelta(seconds=120)
 
 
 @shared_task(name="deployments.tasks.run_deployment_task", acks_late=True)
 def run_deployment_task(deployment_id):
     runner.execute(deployment_id)
+
+
+@shared_task(name="deployments.tasks.reap_stale_deployments_task", ignore_result=True)
+def reap_stale_deployments_task():
+    """End deployments whose worker died, so none stays running forever."""
+    gate = timedelta(seconds=settings.MECH["DEPLOY_HEALTH_TIMEOUT"])
+    stale_before = timezone.now() - gate - STALE_MARGIN
+    stale = Deployment.objects.filter(
+        status=DeploymentStatus.RUNNING, heartbeat_at__lt=stale_before
+    ).values_list("pk", flat=True)
+    for deployment_id in list(stale):
+        runner.reap(deployment_id, stale_before)

@@ -12,6 +12,8 @@ class DeploymentRequestSerializer(serializers.Serializer):
         slug_field="name", queryset=Environment.objects.all()
     )
     version = serializers.CharField(max_length=128)
+    dryRun = serializers.BooleanField(default=False)
+    queue = serializers.BooleanField(default=False)
 
 
 class LogLineSerializer(serializers.ModelSerializer):

@@ -1,9 +1,15 @@
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
+from rest_framework.reverse import reverse
 
-from deployments.actions import request_deployment
+from deployments.actions import (
+    DeploymentInProgress,
+    plan_deployment,
+    request_deployment,
+)
 from deployments.api.filters import DeploymentFilterSet
 from deployments.api.serializers import (
     DeploymentDetailSerializer,
@@ -44,26 +50,49 @@ class DeploymentViewSet(
 
     @extend_schema(
         request=DeploymentRequestSerializer,
-        responses={202: DeploymentSerializer},
-        description="Queue a deployment; follow it at the returned url.",
+        parameters=[
+            OpenApiParameter(
+                "Idempotency-Key",
+                str,
+                OpenApiParameter.HEADER,
+                description="Repeating a request with the same key returns the "
+                "deployment the first one created instead of a new one.",
+            )
+        ],
+        responses={202: DeploymentSerializer, 200: OpenApiTypes.OBJECT},
+        description="Queue a deployment and follow it at the returned url. "
+        "With dryRun the answer is the plan and nothing changes; with queue a "
+        "request behind an active deployment waits instead of answering 409.",
     )
     def create(self, request):
         serializer = DeploymentRequestSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        deployment = request_deployment(
-            data["serviceId"],
-            data["environment"],
-            data["version"],
-            user=request.user,
-            trigger=Trigger.API,
-        )
+        service, environment = data["serviceId"], data["environment"]
+        if data["dryRun"]:
+            plan = plan_deployment(service, environment, data["version"])
+            return Response(plan, status=status.HTTP_200_OK)
+        try:
+            deployment = request_deployment(
+                service,
+                environment,
+                data["version"],
+                user=request.user,
+                trigger=Trigger.API,
+                queue=data["queue"],
+                idempotency_key=request.headers.get("Idempotency-Key", "")[:200],
+            )
+        except DeploymentInProgress as exc:
+            exc.details["activeDeploymentUrl"] = self._url(exc.active)
+            raise
         body = DeploymentSerializer(
             deployment, context=self.get_serializer_context()
         ).data
-        return Response(
-            body, status=status.HTTP_202_ACCEPTED, headers={"Location": body["url"]}
-        )
+        code = status.HTTP_202_ACCEPTED if deployment.created else status.HTTP_200_OK
+        return Response(body, status=code, headers={"Location": body["url"]})
+
+    def _url(self, deployment):
+        return reverse("deployment-detail", args=[deployment.pk], request=self.request)
 
     @extend_schema(
         parameters=[

@@ -4,6 +4,8 @@ Validation errors keep DRF's field-level detail under ``errors``, with field
 names as the API spells them.
 """
 
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -16,6 +18,10 @@ def exception_handler(exc, context):
         body = {"code": exc.code, "message": exc.message, **exc.details}
         return Response(body, status=exc.status_code)
 
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, PermissionDenied):
+        exc = exceptions.PermissionDenied()
     response = drf_exception_handler(exc, context)
     if response is None:
         return None
