@@ -205,6 +205,7 @@ MECH = {
     "DEPLOY_HEALTH_TIMEOUT": env_float("MECH_DEPLOY_HEALTH_TIMEOUT", 30.0, 0.5),
     "MAX_CONFIG_BYTES": env_int("MECH_MAX_CONFIG_BYTES", 256 * 1024, minimum=1024),
     "PROCESS_DIR": STATE_DIR / "processes",
+    "ENCRYPTION_KEYS": env_list("MECH_ENCRYPTION_KEYS", []),
 }
 
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO").upper()

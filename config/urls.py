@@ -9,6 +9,7 @@ from rest_framework_simplejwt.views import (
     TokenRefreshView,
 )
 
+from deployments.api.variables import VariablesView, VariableView
 from deployments.api.views import DeploymentViewSet, EnvironmentViewSet
 from health.api.views import HealthOverviewView, ServiceHealthView
 from registry.api.views import ApiRootView
@@ -23,6 +24,16 @@ router.register("environments", EnvironmentViewSet, basename="environment")
 
 api = [
     path("", ApiRootView.as_view(), name="api-root"),
+    path(
+        "services/<slug:service_id>/variables/<slug:environment>",
+        VariablesView.as_view(),
+        name="service-variables",
+    ),
+    path(
+        "services/<slug:service_id>/variables/<slug:environment>/<str:key>",
+        VariableView.as_view(),
+        name="service-variable",
+    ),
     path("health", HealthOverviewView.as_view(), name="health-overview"),
     path(
         "health/<slug:service_id>", ServiceHealthView.as_view(), name="service-health"

@@ -239,3 +239,30 @@ def plan_deployment(service, environment, version):
         "problems": problems,
         "wouldDeploy": not problems,
     }
+
+
+@transaction.atomic
+def set_variables(service, environment, items):
+    """Create or replace configuration values; returns the keys written.
+
+    ``items`` holds dicts with ``key``, ``value`` and ``secret``.
+    """
+    from deployments.models import ConfigValue
+
+    for item in items:
+        ConfigValue.objects.update_or_create(
+            service=service,
+            environment=environment,
+            key=item["key"],
+            defaults={"value": item["value"], "secret": item["secret"]},
+        )
+    return [item["key"] for item in items]
+
+
+def delete_variable(service, environment, key):
+    from deployments.models import ConfigValue
+
+    deleted, _ = ConfigValue.objects.filter(
+        service=service, environment=environment, key=key
+    ).delete()
+    return bool(deleted)

@@ -3,6 +3,7 @@ from django.db import models
 from django.db.models import Q
 
 from deployments.choices import BackendKind, DeploymentStatus, Trigger
+from deployments.encryption import EncryptedTextField
 from services.models import Service
 
 VERSION_MAX_LENGTH = 128
@@ -31,7 +32,11 @@ class Environment(models.Model):
 
 
 class ConfigValue(models.Model):
-    """One environment variable's value for a service in an environment."""
+    """One environment variable's value for a service in an environment.
+
+    Every value is encrypted at rest; ``secret`` decides whether the API and
+    the admin may show it.
+    """
 
     service = models.ForeignKey(
         Service, on_delete=models.CASCADE, related_name="config_values"
@@ -40,7 +45,11 @@ class ConfigValue(models.Model):
         Environment, on_delete=models.CASCADE, related_name="config_values"
     )
     key = models.CharField(max_length=200)
-    value = models.TextField(blank=True)
+    value = EncryptedTextField(blank=True)
+    secret = models.BooleanField(
+        default=True,
+        help_text="Secret values are write-only in the API and masked in the admin.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -73,3 +73,17 @@ class EnvironmentSerializer(serializers.ModelSerializer):
         model = Environment
         fields = ["name", "backend", "protected", "description"]
         read_only_fields = fields
+
+
+class VariableSerializer(serializers.Serializer):
+    """One configuration value; a secret's value is write-only."""
+
+    key = serializers.RegexField(r"^[A-Za-z_][A-Za-z0-9_]*$", max_length=200)
+    value = serializers.CharField(allow_blank=True, write_only=True, max_length=65536)
+    secret = serializers.BooleanField(default=True)
+    updatedAt = serializers.DateTimeField(source="updated_at", read_only=True)
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        data["value"] = None if instance.secret else instance.value
+        return data
