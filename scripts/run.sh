@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# Runs Mech Registry locally: migrate, import the examples, give them demo
+# configuration, make sure the admin exists, then start web, worker and beat.
+#
+# Everything lives under var/ (SQLite database, filesystem broker, process
+# logs); no server has to be running. Values in .env, if present, are used.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+PY="$ROOT/.venv/bin/python"
+export PATH="$ROOT/.venv/bin:$PATH"
+
+if [ ! -x "$PY" ]; then
+    echo "run.sh: $PY is missing; run 'make run' (or 'make install') first" >&2
+    exit 1
+fi
+if [ -f .env ]; then
+    set -a
+    # shellcheck disable=SC1091
+    . ./.env
+    set +a
+fi
+
+export DEBUG="${DEBUG:-true}"
+export PORT="${PORT:-3020}"
+export MECH_HEALTH_CHECK_INTERVAL="${MECH_HEALTH_CHECK_INTERVAL:-10}"
+STATE_DIR="${MECH_STATE_DIR:-$ROOT/var}"
+BASE_URL="http://127.0.0.1:$PORT"
+
+manage() { "$PY" manage.py "$@"; }
+
+port_is_busy() {
+    "$PY" -c 'import socket, sys
+s = socket.socket()
+sys.exit(0 if s.connect_ex(("127.0.0.1", int(sys.argv[1]))) == 0 else 1)' "$1"
+}
+
+# Demo values for the examples' required variables, per environment.
+set_example_config() {
+    local env=$1
+    manage set_config mech-search "$env" "SEARCH_INDEX=demo-$env" --public
+    manage set_config mech-llm-gateway "$env" "UPSTREAM_API_KEY=demo-key-$env"
+    manage set_config mech-llm-gateway "$env" DEFAULT_MODEL=echo-small --public
+    manage set_config mech-reader "$env" "READER_LIBRARY=demo-library-$env" --public
+}
+
+# Deployed examples run as detached supervisors; stop the ones started from
+# this checkout when make run ends, checking each pid still is one of ours.
+stop_example_processes() {
+    local pidfile pid
+    for pidfile in "$STATE_DIR"/processes/*.pid; do
+        [ -f "$pidfile" ] || continue
+        pid=$(cat "$pidfile")
+        if tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$pidfile"; then
+            kill -TERM "$pid" && echo "stopped deployed process $pid ($(basename "$pidfile" .pid))"
+        fi
+    done
+}
+
+if port_is_busy "$PORT"; then
+    echo "run.sh: 127.0.0.1:$PORT is already in use; stop what runs there" \
+        "or pick another port, e.g. PORT=3021 make run" >&2
+    exit 1
+fi
+
+echo "== migrating the database"
+manage migrate --noinput
+manage collectstatic --noinput -v0
+
+echo "== importing the example services"
+manage import_services examples/
+set_example_config staging >/dev/null
+set_example_config production >/dev/null
+echo "set the examples' required variables in staging and production"
+
+echo "== the admin user"
+manage ensure_admin
+
+cat <<INFO
+
+== Mech Registry is starting on $BASE_URL
+  Admin:     $BASE_URL/admin/
+  API docs:  $BASE_URL/api/docs/
+
+Next, in another terminal:
+  KEY=\$(.venv/bin/python manage.py create_api_key admin | tail -n 1)
+  curl -s -H "Authorization: Bearer \$KEY" $BASE_URL/api/services
+  curl -s -H "Authorization: Bearer \$KEY" -H 'Content-Type: application/json' \\
+    -d '{"serviceId": "mech-search", "environment": "staging", "version": "1.0.0"}' \\
+    $BASE_URL/api/deployments
+  curl -s -H "Authorization: Bearer \$KEY" $BASE_URL/api/health/mech-search
+
+Press Ctrl-C to stop; deployed example processes are stopped too.
+
+INFO
+
+if [ "${MECH_KEEP_PROCESSES:-false}" != "true" ]; then
+    trap stop_example_processes EXIT
+fi
+honcho start -f Procfile -p "$PORT"
