@@ -2,11 +2,22 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from deployments.choices import BackendKind, DeploymentStatus, Trigger
+from deployments.choices import (
+    BackendKind,
+    DeploymentKind,
+    DeploymentStatus,
+    LedgerKind,
+    Strategy,
+    Trigger,
+)
 from deployments.encryption import EncryptedTextField
 from services.models import Service
 
 VERSION_MAX_LENGTH = 128
+
+
+def default_canary_steps():
+    return [10, 50]
 
 
 class Environment(models.Model):
@@ -21,6 +32,21 @@ class Environment(models.Model):
         help_text="Deploying here needs the protected-environment permission.",
     )
     description = models.CharField(max_length=300, blank=True)
+    strategy = models.CharField(
+        max_length=16,
+        choices=Strategy.choices,
+        default=Strategy.BLUE_GREEN,
+        help_text="Used when a deployment request names no strategy.",
+    )
+    canary_steps = models.JSONField(
+        default=default_canary_steps,
+        blank=True,
+        help_text="Percent of traffic the new release gets at each canary step.",
+    )
+    canary_step_seconds = models.FloatField(default=30.0)
+    canary_max_error_rate = models.FloatField(
+        default=0.05, help_text="Share of 5xx answers that aborts a canary."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -65,6 +91,51 @@ class ConfigValue(models.Model):
         return f"{self.service}/{self.environment}: {self.key}"
 
 
+class Release(models.Model):
+    """A version of a service: its image resolved to a digest when known.
+
+    Versions are semantic versions; ``deployments.semver`` orders them.
+    A release that failed its health gate is marked bad and is not deployed
+    again unless the caller overrides.
+    """
+
+    service = models.ForeignKey(
+        Service, on_delete=models.CASCADE, related_name="releases"
+    )
+    version = models.CharField(max_length=VERSION_MAX_LENGTH)
+    image = models.CharField(max_length=500, blank=True)
+    digest = models.CharField(max_length=100, blank=True)
+    git_commit = models.CharField(max_length=64, blank=True)
+    is_bad = models.BooleanField(default=False)
+    bad_reason = models.TextField(blank=True)
+    marked_bad_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["service", "-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["service", "version"], name="unique_release_version"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.service} {self.version}"
+
+    @property
+    def pinned_image(self):
+        """``repo@digest`` when the digest is known, else the tag reference."""
+        if self.digest and self.image:
+            repository = (
+                self.image.rsplit(":", 1)[0]
+                if "@" not in self.image
+                else (self.image.split("@", 1)[0])
+            )
+            return f"{repository}@{self.digest}"
+        return self.image
+
+
 class Deployment(models.Model):
     """One request to run a version of a service in an environment.
 
@@ -79,6 +150,39 @@ class Deployment(models.Model):
         Environment, on_delete=models.PROTECT, related_name="deployments"
     )
     version = models.CharField(max_length=VERSION_MAX_LENGTH)
+    release = models.ForeignKey(
+        Release,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="deployments",
+    )
+    image = models.CharField(
+        max_length=500, blank=True, help_text="Image reference actually run."
+    )
+    kind = models.CharField(
+        max_length=16, choices=DeploymentKind.choices, default=DeploymentKind.DEPLOY
+    )
+    strategy = models.CharField(
+        max_length=16, choices=Strategy.choices, default=Strategy.BLUE_GREEN
+    )
+    reason = models.CharField(max_length=500, blank=True)
+    rollback_of = models.ForeignKey(
+        "self",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="rollbacks",
+    )
+    rolled_back_to = models.CharField(
+        max_length=VERSION_MAX_LENGTH,
+        blank=True,
+        help_text="Version restored automatically after this deployment failed.",
+    )
+    override_bad_release = models.BooleanField(default=False)
+    canary_weight = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="Percent of traffic on the new release now."
+    )
     status = models.CharField(
         max_length=16,
         choices=DeploymentStatus.choices,
@@ -162,3 +266,72 @@ class DeploymentLogLine(models.Model):
 
     def __str__(self):
         return self.message
+
+
+class LedgerEntryQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise TypeError("ledger entries are never rewritten")
+
+    def delete(self):
+        raise TypeError("ledger entries are never deleted")
+
+
+class LedgerEntry(models.Model):
+    """One numbered change to a service in an environment: v1, v2, ...
+
+    Deploys, rollbacks, promotions and configuration changes each take the
+    next number. Entries are append-only.
+    """
+
+    service = models.ForeignKey(
+        Service, on_delete=models.PROTECT, related_name="ledger_entries"
+    )
+    environment = models.ForeignKey(
+        Environment, on_delete=models.PROTECT, related_name="ledger_entries"
+    )
+    number = models.PositiveIntegerField()
+    kind = models.CharField(max_length=16, choices=LedgerKind.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    actor_label = models.CharField(max_length=200, blank=True)
+    trigger = models.CharField(max_length=16, choices=Trigger.choices)
+    version = models.CharField(max_length=VERSION_MAX_LENGTH, blank=True)
+    digest = models.CharField(max_length=100, blank=True)
+    config_version = models.PositiveIntegerField(default=0)
+    reason = models.CharField(max_length=500, blank=True)
+    deployment = models.ForeignKey(
+        Deployment,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="ledger_entries",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = LedgerEntryQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["service", "environment", "-number"]
+        verbose_name_plural = "ledger entries"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["service", "environment", "number"],
+                name="unique_ledger_number",
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.service}/{self.environment} v{self.number} {self.kind}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise TypeError("ledger entries are never rewritten")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise TypeError("ledger entries are never deleted")
