@@ -64,8 +64,11 @@ if port_is_busy "$PORT"; then
     exit 1
 fi
 
+# The filesystem broker expects its folders to exist.
+mkdir -p "$STATE_DIR/broker" "$STATE_DIR/broker-control" "$STATE_DIR/processes"
+
 echo "== migrating the database"
-manage migrate --noinput
+manage migrate --noinput -v0
 manage collectstatic --noinput -v0
 
 echo "== importing the example services"
@@ -84,6 +87,7 @@ cat <<INFO
   API docs:  $BASE_URL/api/docs/
 
 Next, in another terminal:
+  export DEBUG=true
   KEY=\$(.venv/bin/python manage.py create_api_key admin | tail -n 1)
   curl -s -H "Authorization: Bearer \$KEY" $BASE_URL/api/services
   curl -s -H "Authorization: Bearer \$KEY" -H 'Content-Type: application/json' \\
