@@ -32,6 +32,7 @@ class LaunchSpec:
 class Instance:
     handle: str
     address: str
+    digest: str = ""
 
 
 class Backend:
@@ -53,6 +54,10 @@ class Backend:
     def output_tail(self, handle, lines=20):
         """The last lines the instance printed, for a failed deployment's log."""
         raise NotImplementedError
+
+    def image_available(self, image):
+        """Whether ``image`` can be started without building anything."""
+        return True
 
 
 def port_is_free(port, host="127.0.0.1"):

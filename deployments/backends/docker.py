@@ -52,10 +52,26 @@ class DockerBackend(Backend):
         except (APIError, ImageNotFound) as exc:
             raise BackendError(f"image {image} is not available: {exc.explanation}")
 
+    def image_available(self, image):
+        """True when the engine has the image or its registry still serves it.
+
+        Asks the registry through the engine, which makes one network call.
+        """
+        try:
+            self.client.images.get(image)
+            return True
+        except ImageNotFound:
+            pass
+        try:
+            self.client.images.get_registry_data(image)
+            return True
+        except (APIError, NotFound):
+            return False
+
     def start(self, spec, log):
         if not spec.image:
             raise BackendError("the service has no docker image in its definition")
-        self.ensure_image(spec.image, log)
+        image = self.ensure_image(spec.image, log)
         port = pick_port(spec.preferred_port)
         env = {**spec.env, "PORT": str(port)}
         log(f"starting container {spec.name} from {spec.image} on port {port}")
@@ -71,7 +87,11 @@ class DockerBackend(Backend):
             )
         except APIError as exc:
             raise BackendError(f"cannot start container: {exc.explanation}")
-        return Instance(handle=container.id, address=f"127.0.0.1:{port}")
+        return Instance(
+            handle=container.id,
+            address=f"127.0.0.1:{port}",
+            digest=_repo_digest(image, spec.image),
+        )
 
     def _container(self, handle):
         try:
@@ -104,3 +124,14 @@ class DockerBackend(Backend):
         if container is None:
             return ""
         return container.logs(tail=lines).decode(errors="replace")
+
+
+def _repo_digest(image, reference):
+    """The registry digest of ``image`` for the repository ``reference`` names."""
+    if "@" in reference:
+        return reference.split("@", 1)[1]
+    for repo_digest in image.attrs.get("RepoDigests") or []:
+        repository, _, digest = repo_digest.partition("@")
+        if reference.startswith(repository + ":") or reference == repository:
+            return digest
+    return ""
