@@ -33,7 +33,8 @@ def exception_handler(exc, context):
         }
     elif isinstance(exc, exceptions.APIException):
         codes = exc.get_codes()
-        code = codes if isinstance(codes, str) else "error"
+        # simplejwt passes a dict detail; its code is still the class's own.
+        code = codes if isinstance(codes, str) else exc.default_code
         detail = (
             response.data.get("detail", "") if isinstance(response.data, dict) else ""
         )
