@@ -2,6 +2,10 @@
 
 A bearer token that starts with the key prefix is an API key and is settled
 here; anything else is left to the JWT authenticator that follows.
+
+The key is attached to the user as ``api_key_in_use``, so every permission
+check downstream (API, domain actions) narrows the owner's rights to the
+key's scopes and services.
 """
 
 import hmac
@@ -11,6 +15,7 @@ from datetime import timedelta
 from django.utils import timezone
 from rest_framework import authentication, exceptions
 
+from accounts import lockout
 from accounts.models import KEY_PREFIX, LOOKUP_LENGTH, ApiKey, hash_key
 
 logger = logging.getLogger(__name__)
@@ -30,7 +35,14 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         token = header[1].decode(errors="replace")
         if not token.startswith(KEY_PREFIX):
             return None
-        return self._authenticate_key(token)
+
+        address = lockout.client_address(request)
+        lockout.check_not_blocked("key", address)
+        try:
+            return self._authenticate_key(token)
+        except exceptions.AuthenticationFailed:
+            lockout.record_failure("key", address)
+            raise
 
     def _authenticate_key(self, token):
         lookup = token[len(KEY_PREFIX) : len(KEY_PREFIX) + LOOKUP_LENGTH]
@@ -44,7 +56,9 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         if not api_key.user.is_active:
             raise exceptions.AuthenticationFailed("The key's owner is inactive.")
         self._touch(api_key)
-        return api_key.user, api_key
+        user = api_key.user
+        user.api_key_in_use = api_key
+        return user, api_key
 
     @staticmethod
     def _touch(api_key):

@@ -5,8 +5,19 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from accounts.choices import Action, Scope
+
 KEY_PREFIX = "mrk_"
 LOOKUP_LENGTH = 8
+
+# The scopes a key needs for each kind of action; "admin" also covers
+# everything that is not an action on a service (audit log, users, keys).
+ACTION_SCOPES = {
+    Action.VIEW: {Scope.READ, Scope.DEPLOY, Scope.ADMIN},
+    Action.DEPLOY: {Scope.DEPLOY, Scope.ADMIN},
+    Action.CHANGE: {Scope.ADMIN},
+    Action.MANAGE_SECRETS: {Scope.ADMIN},
+}
 
 
 def hash_key(raw_key):
@@ -25,7 +36,9 @@ class ApiKeyQuerySet(models.QuerySet):
 class ApiKey(models.Model):
     """A long-lived credential sent as ``Authorization: Bearer <key>``.
 
-    Only a hash is stored; the key itself is shown once, at creation.
+    Only a hash is stored; the key itself is shown once, at creation. A key
+    acts as its owner, narrowed by its scopes and, when ``limit_to_services``
+    is set, by the services listed: it never grants more than the owner has.
     """
 
     user = models.ForeignKey(
@@ -34,6 +47,15 @@ class ApiKey(models.Model):
     name = models.CharField(max_length=100)
     lookup = models.CharField(max_length=LOOKUP_LENGTH, unique=True, editable=False)
     key_hash = models.CharField(max_length=64, editable=False)
+    scopes = models.JSONField(default=list, help_text="Any of: read, deploy, admin.")
+    limit_to_services = models.BooleanField(
+        default=False,
+        help_text="Only the services listed below; otherwise every service "
+        "the owner may use.",
+    )
+    services = models.ManyToManyField(
+        "services.Service", blank=True, related_name="api_keys"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     expires_at = models.DateTimeField(null=True, blank=True)
     last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
@@ -49,8 +71,14 @@ class ApiKey(models.Model):
         return f"{self.name} ({KEY_PREFIX}{self.lookup}…)"
 
     @classmethod
-    def issue(cls, user, name, expires_at=None):
-        """Create a key; return ``(api_key, raw_key)``. Show ``raw_key`` once."""
+    def issue(cls, user, name, scopes=tuple(Scope), services=(), expires_at=None):
+        """Create a key; return ``(api_key, raw_key)``. Show ``raw_key`` once.
+
+        With the default scopes the key may do all its owner may.
+        """
+        unknown = set(scopes) - set(Scope.values)
+        if unknown:
+            raise ValueError(f"unknown scopes: {', '.join(sorted(unknown))}")
         lookup = secrets.token_hex(LOOKUP_LENGTH // 2)
         raw_key = f"{KEY_PREFIX}{lookup}{secrets.token_urlsafe(32)}"
         api_key = cls.objects.create(
@@ -58,8 +86,12 @@ class ApiKey(models.Model):
             name=name,
             lookup=lookup,
             key_hash=hash_key(raw_key),
+            scopes=sorted(set(scopes)),
+            limit_to_services=bool(services),
             expires_at=expires_at,
         )
+        if services:
+            api_key.services.set(services)
         return api_key, raw_key
 
     @property
@@ -67,3 +99,36 @@ class ApiKey(models.Model):
         if self.revoked_at is not None:
             return False
         return self.expires_at is None or self.expires_at > timezone.now()
+
+    def allows(self, action):
+        """Whether the key's scopes cover ``action`` (an ``Action``)."""
+        return bool(ACTION_SCOPES[action] & set(self.scopes))
+
+    @property
+    def has_admin_scope(self):
+        return Scope.ADMIN in self.scopes
+
+    def revoke(self):
+        if self.revoked_at is None:
+            self.revoked_at = timezone.now()
+            self.save(update_fields=["revoked_at"])
+
+
+class Capability(models.Model):
+    """Holds registry-wide permissions that belong to no single table.
+
+    It has no table; it exists so its permissions can be granted to roles.
+    """
+
+    class Meta:
+        managed = False
+        default_permissions = ()
+        permissions = [
+            (
+                "deploy_protected_environment",
+                "Can deploy to protected environments",
+            ),
+        ]
+
+    def __str__(self):
+        return "registry-wide permissions"

@@ -56,6 +56,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "registry.audit.AuditContextMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -158,6 +159,11 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "registry.api.exceptions.exception_handler",
+    "DEFAULT_THROTTLE_CLASSES": [
+        "registry.api.throttles.AddressRateThrottle",
+        "registry.api.throttles.UserRateThrottle",
+        "registry.api.throttles.ApiKeyRateThrottle",
+    ],
     "PAGE_SIZE": 50,
 }
 
@@ -206,6 +212,21 @@ MECH = {
     "MAX_CONFIG_BYTES": env_int("MECH_MAX_CONFIG_BYTES", 256 * 1024, minimum=1024),
     "PROCESS_DIR": STATE_DIR / "processes",
     "ENCRYPTION_KEYS": env_list("MECH_ENCRYPTION_KEYS", []),
+    # Registries spoken to over plain http; every other one needs https.
+    "INSECURE_REGISTRIES": env_list(
+        "MECH_INSECURE_REGISTRIES", ["127.0.0.1:5000", "localhost:5000"]
+    ),
+    # Requests per period, counted in the cache; see registry.api.throttles.
+    "THROTTLE_RATES": {
+        "user": env_str("MECH_THROTTLE_USER", "1200/min"),
+        "key": env_str("MECH_THROTTLE_KEY", "1200/min"),
+        "address": env_str("MECH_THROTTLE_ADDRESS", "3000/min"),
+        "login": env_str("MECH_THROTTLE_LOGIN", "30/min"),
+    },
+    # Failed logins or API keys from one address (or for one username)
+    # before further attempts are refused for the rest of the window.
+    "FAILED_AUTH_LIMIT": env_int("MECH_FAILED_AUTH_LIMIT", 10, minimum=1),
+    "FAILED_AUTH_WINDOW": env_int("MECH_FAILED_AUTH_WINDOW", 900, minimum=1),
 }
 
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO").upper()
@@ -226,13 +247,24 @@ LOGGING = {
     "loggers": {"django.db.backends": {"level": "INFO"}},
 }
 
+# Production (DEBUG off) sets SECRET_KEY (50+ random characters),
+# ALLOWED_HOSTS, CSRF_TRUSTED_ORIGINS, and, behind TLS, SECURE_SSL_REDIRECT=true
+# and SECURE_HSTS_SECONDS=31536000; with those `manage.py check --deploy`
+# passes. SECURE_PROXY_SSL_HEADER is only trusted when BEHIND_TLS_PROXY=true,
+# because a client could otherwise claim https itself.
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
 if not DEBUG:
     SECURE_CONTENT_TYPE_NOSNIFF = True
     SECURE_REFERRER_POLICY = "same-origin"
+    SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
     X_FRAME_OPTIONS = "DENY"
-    SESSION_COOKIE_HTTPONLY = True
     SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
     SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", True)
     CSRF_COOKIE_SECURE = env_bool("SECURE_COOKIES", True)
     SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0, minimum=0)
-    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+    SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+    if env_bool("BEHIND_TLS_PROXY", False):
+        SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

@@ -3,16 +3,13 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import SimpleRouter
-from rest_framework_simplejwt.views import (
-    TokenBlacklistView,
-    TokenObtainPairView,
-    TokenRefreshView,
-)
+from rest_framework_simplejwt.views import TokenBlacklistView, TokenRefreshView
 
+from accounts.api.views import LoginView
 from deployments.api.variables import VariablesView, VariableView
 from deployments.api.views import DeploymentViewSet, EnvironmentViewSet
 from health.api.views import HealthOverviewView, ServiceHealthView
-from registry.api.views import ApiRootView
+from registry.api.views import ApiRootView, AuditEntryViewSet
 from services.api.views import ServiceViewSet, service_config_schema
 
 router = SimpleRouter()
@@ -21,6 +18,7 @@ router.trailing_slash = "/?"
 router.register("services", ServiceViewSet, basename="service")
 router.register("deployments", DeploymentViewSet, basename="deployment")
 router.register("environments", EnvironmentViewSet, basename="environment")
+router.register("audit", AuditEntryViewSet, basename="audit")
 
 api = [
     path("", ApiRootView.as_view(), name="api-root"),
@@ -43,7 +41,7 @@ api = [
         service_config_schema,
         name="service-config-schema",
     ),
-    path("auth/token", TokenObtainPairView.as_view(), name="token-obtain"),
+    path("auth/token", LoginView.as_view(), name="token-obtain"),
     path("auth/token/refresh", TokenRefreshView.as_view(), name="token-refresh"),
     path("auth/logout", TokenBlacklistView.as_view(), name="token-blacklist"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),

@@ -7,6 +7,7 @@ import re
 
 from django.db import IntegrityError, transaction
 
+from accounts.permissions import check_can_deploy
 from deployments import config
 from deployments.backends import resolve
 from deployments.choices import BackendKind, DeploymentStatus, Trigger
@@ -107,7 +108,10 @@ def request_deployment(
     Returns the deployment; its ``created`` attribute is False when an
     earlier request with the same idempotency key is answered again. With
     ``queue`` a request behind an active deployment waits instead of failing.
+    The user must be allowed to deploy the service to the environment
+    (``accounts.permissions``); ``user=None`` is the command line.
     """
+    check_can_deploy(user, service, environment)
     user = user if user is not None and user.is_authenticated else None
     fingerprint = _fingerprint_request(service, environment, version, queue)
     earlier = _replay(user, idempotency_key, fingerprint)

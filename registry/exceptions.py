@@ -23,3 +23,8 @@ class NotFound(RegistryError):
 class Conflict(RegistryError):
     status_code = 409
     code = "conflict"
+
+
+class PermissionDenied(RegistryError):
+    status_code = 403
+    code = "permission_denied"

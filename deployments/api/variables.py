@@ -11,17 +11,30 @@ from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.choices import Action
+from accounts.permissions import check_can, restrict
 from deployments.actions import delete_variable, set_variables
 from deployments.api.serializers import VariableSerializer
 from deployments.models import ConfigValue, Environment
 from services.models import Service
 
 
+def _target(request, service_id, environment, action):
+    """The service and environment named, if ``action`` on them is allowed.
+
+    Reading needs only view; writing needs manage_secrets (404 when the
+    service is invisible, 403 when only readable).
+    """
+    visible = restrict(Service.objects.all(), request.user)
+    service = get_object_or_404(visible, slug=service_id)
+    env = get_object_or_404(Environment.objects.all(), name=environment)
+    check_can(request.user, action, service)
+    return service, env
+
+
 class VariablesView(APIView):
-    def _target(self, service_id, environment):
-        service = get_object_or_404(Service.objects.all(), slug=service_id)
-        env = get_object_or_404(Environment.objects.all(), name=environment)
-        return service, env
+    def _target(self, service_id, environment, action=Action.VIEW):
+        return _target(self.request, service_id, environment, action)
 
     @extend_schema(responses=VariableSerializer(many=True))
     def get(self, request, service_id, environment):
@@ -34,7 +47,7 @@ class VariablesView(APIView):
         responses=VariableSerializer(many=True),
     )
     def put(self, request, service_id, environment):
-        service, env = self._target(service_id, environment)
+        service, env = self._target(service_id, environment, Action.MANAGE_SECRETS)
         serializer = VariableSerializer(data=request.data, many=True)
         serializer.is_valid(raise_exception=True)
         keys = set_variables(service, env, serializer.validated_data)
@@ -47,8 +60,7 @@ class VariablesView(APIView):
 class VariableView(APIView):
     @extend_schema(responses={204: None})
     def delete(self, request, service_id, environment, key):
-        service = get_object_or_404(Service.objects.all(), slug=service_id)
-        env = get_object_or_404(Environment.objects.all(), name=environment)
+        service, env = _target(request, service_id, environment, Action.MANAGE_SECRETS)
         if not delete_variable(service, env, key):
             return Response(
                 {"code": "not_found", "message": f"{key} is not set"},

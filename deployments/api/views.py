@@ -1,10 +1,11 @@
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import mixins, status, viewsets
+from rest_framework import mixins, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.reverse import reverse
 
+from accounts.permissions import check_can_deploy, restrict
 from deployments.actions import (
     DeploymentInProgress,
     plan_deployment,
@@ -20,6 +21,8 @@ from deployments.api.serializers import (
 )
 from deployments.choices import Trigger
 from deployments.models import Deployment, Environment
+from registry.api.viewsets import RestrictedViewSet
+from services.models import Service
 
 LOG_PAGE_SIZE = 500
 
@@ -28,7 +31,7 @@ class DeploymentViewSet(
     mixins.CreateModelMixin,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
-    viewsets.GenericViewSet,
+    RestrictedViewSet,
 ):
     filterset_class = DeploymentFilterSet
     ordering_fields = ["created_at", "finished_at"]
@@ -66,10 +69,15 @@ class DeploymentViewSet(
     )
     def create(self, request):
         serializer = DeploymentRequestSerializer(data=request.data)
+        # A service the caller cannot see reads as one that does not exist.
+        serializer.fields["serviceId"].queryset = restrict(
+            Service.objects.all(), request.user
+        )
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         service, environment = data["serviceId"], data["environment"]
         if data["dryRun"]:
+            check_can_deploy(request.user, service, environment)
             plan = plan_deployment(service, environment, data["version"])
             return Response(plan, status=status.HTTP_200_OK)
         try:
@@ -119,7 +127,9 @@ class DeploymentViewSet(
         )
 
 
-class EnvironmentViewSet(viewsets.ReadOnlyModelViewSet):
+class EnvironmentViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, RestrictedViewSet
+):
     queryset = Environment.objects.all()
     serializer_class = EnvironmentSerializer
     lookup_field = "name"

@@ -5,6 +5,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.permissions import restrict
 from health.actions import latest_results
 from health.api.serializers import ServiceHealthSerializer
 from services.models import Service
@@ -23,7 +24,8 @@ def _grouped(deployments, slugs):
 class ServiceHealthView(APIView):
     @extend_schema(responses=ServiceHealthSerializer)
     def get(self, request, service_id):
-        service = get_object_or_404(Service.objects.all(), slug=service_id)
+        visible = restrict(Service.objects.all(), request.user)
+        service = get_object_or_404(visible, slug=service_id)
         (entry,) = _grouped(latest_results([service]), [service.slug])
         return Response(ServiceHealthSerializer(entry).data)
 
@@ -31,7 +33,7 @@ class ServiceHealthView(APIView):
 class HealthOverviewView(APIView):
     @extend_schema(responses=ServiceHealthSerializer(many=True))
     def get(self, request):
-        services = Service.objects.all()
+        services = restrict(Service.objects.all(), request.user)
         slugs = list(services.values_list("slug", flat=True))
         entries = _grouped(latest_results(services), slugs)
         return Response(ServiceHealthSerializer(entries, many=True).data)

@@ -1,15 +1,25 @@
+from django.db import transaction
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import parsers, status, viewsets
+from rest_framework import mixins, parsers, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from services.actions import import_text
+from accounts.choices import Action
+from accounts.permissions import (
+    can,
+    can_add_service,
+    check_can,
+    grant,
+)
+from registry.api.viewsets import RestrictedViewSet
+from registry.exceptions import NotFound, PermissionDenied
+from services.actions import upsert_definition
 from services.api.filters import ServiceFilterSet
 from services.api.serializers import ServiceSerializer
 from services.convert import from_service
-from services.definition import dump_definition
+from services.definition import DefinitionError, dump_definition, parse_definition
 from services.models import Service
 from services.schema import SERVICE_CONFIG_SCHEMA
 
@@ -29,7 +39,9 @@ class TextYamlParser(YamlParser):
     media_type = "text/*"
 
 
-class ServiceViewSet(viewsets.ReadOnlyModelViewSet):
+class ServiceViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, RestrictedViewSet
+):
     serializer_class = ServiceSerializer
     lookup_field = "slug"
     lookup_url_kwarg = "id"
@@ -59,9 +71,9 @@ class ServiceViewSet(viewsets.ReadOnlyModelViewSet):
         body = request.data
         if not isinstance(body, bytes):
             body = b""
-        report = import_text(body, "request body")
-        if report.errors:
-            error = report.errors[0]
+        try:
+            definition = parse_definition(body, "request body")
+        except DefinitionError as error:
             return Response(
                 {
                     "code": "invalid_definition",
@@ -70,11 +82,34 @@ class ServiceViewSet(viewsets.ReadOnlyModelViewSet):
                 },
                 status=status.HTTP_400_BAD_REQUEST,
             )
-        ((slug, outcome),) = report.outcomes.items()
-        service = Service.objects.prefetch_related("endpoints").get(slug=slug)
+
+        self._check_can_import(request.user, definition["id"])
+        with transaction.atomic():
+            service, outcome = upsert_definition(definition)
+            if outcome == "created":
+                grant(service, request.user, list(Action))
+            self.check_still_permitted(service, Action.CHANGE)
+
+        service = Service.objects.prefetch_related("endpoints").get(pk=service.pk)
         data = {"outcome": outcome, "service": self._serialize(service)}
         code = status.HTTP_201_CREATED if outcome == "created" else status.HTTP_200_OK
         return Response(data, status=code)
+
+    @staticmethod
+    def _check_can_import(user, slug):
+        """Changing needs ``change`` on the service; creating needs the role.
+
+        Callers who may not create services get 403 whether or not the slug
+        exists, so they cannot probe for services they cannot see.
+        """
+        existing = Service.objects.filter(slug=slug).first()
+        if existing is not None and can(user, Action.VIEW, existing):
+            check_can(user, Action.CHANGE, existing)
+            return
+        if not can_add_service(user):
+            raise PermissionDenied("you may not create services")
+        if existing is not None:
+            raise NotFound(f"service {slug!r} not found")
 
     def _serialize(self, service):
         return ServiceSerializer(service, context=self.get_serializer_context()).data

@@ -1,0 +1,17 @@
+import pytest
+from django.core.cache import cache
+
+from tests.accounts.personas import make_world
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    # Throttle and lockout counters live in the cache.
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def world(db):
+    return make_world()
