@@ -1,8 +1,8 @@
 """Environments, configuration values and deployments in the admin.
 
-Deployments are history: they are created only by
-``deployments.actions.request_deployment`` (the service admin's "Deploy a
-version…" calls it) and are never edited or deleted here. Configuration
+Deployments, releases and the ledger are history: deployments are created
+only by ``deployments.actions.request_deployment`` (the service admin's
+"Deploy a version…" calls it), and none of them is edited or deleted here. Configuration
 values are write-only: the admin sets them but never shows them.
 """
 
@@ -13,7 +13,13 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from deployments.choices import DeploymentStatus
-from deployments.models import ConfigValue, Deployment, Environment
+from deployments.models import (
+    ConfigValue,
+    Deployment,
+    Environment,
+    LedgerEntry,
+    Release,
+)
 
 LOG_DISPLAY_LIMIT = 1000
 STATUS_COLOURS = {
@@ -24,6 +30,23 @@ STATUS_COLOURS = {
 }
 DEFAULT_STATUS_COLOUR = "#6c757d"
 MASK = "••••••••"
+
+
+class HistoryAdmin(admin.ModelAdmin):
+    """Shows every field read-only; nothing can be added, changed or deleted."""
+
+    def get_readonly_fields(self, request, obj=None):
+        names = [f.name for f in self.model._meta.concrete_fields if f.name != "id"]
+        return [*names, *self.readonly_fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
 
 def format_duration(delta):
@@ -43,11 +66,12 @@ class EnvironmentAdmin(admin.ModelAdmin):
         "name",
         "backend",
         "protected",
+        "strategy",
         "current_count",
         "active_count",
         "description",
     ]
-    list_filter = ["backend", "protected"]
+    list_filter = ["backend", "protected", "strategy"]
     search_fields = ["name", "description"]
     readonly_fields = ["created_at", "updated_at"]
 
@@ -163,7 +187,7 @@ class ConfigValueAdmin(admin.ModelAdmin):
 
 
 @admin.register(Deployment)
-class DeploymentAdmin(admin.ModelAdmin):
+class DeploymentAdmin(HistoryAdmin):
     list_display = [
         "id",
         "service",
@@ -176,24 +200,20 @@ class DeploymentAdmin(admin.ModelAdmin):
         "duration",
         "is_current",
     ]
-    list_filter = ["status", "environment", "trigger", "is_current", "backend"]
+    list_filter = [
+        "status",
+        "environment",
+        "trigger",
+        "is_current",
+        "backend",
+        "kind",
+        "strategy",
+    ]
     list_select_related = ["service", "environment", "requested_by"]
     search_fields = ["service__slug", "version"]
     raw_id_fields = ["service"]
+    readonly_fields = ["duration", "log"]
     date_hierarchy = "created_at"
-
-    def get_readonly_fields(self, request, obj=None):
-        names = [f.name for f in self.model._meta.concrete_fields if f.name != "id"]
-        return [*names, "duration", "log"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     @admin.display(description="status", ordering="status")
     def coloured_status(self, obj):
@@ -237,3 +257,44 @@ class DeploymentAdmin(admin.ModelAdmin):
         return format_html(
             '<pre style="white-space: pre-wrap; margin: 0">{}</pre>', body
         )
+
+
+@admin.register(Release)
+class ReleaseAdmin(HistoryAdmin):
+    list_display = [
+        "service",
+        "version",
+        "image",
+        "short_digest",
+        "is_bad",
+        "marked_bad_at",
+        "created_at",
+    ]
+    list_filter = ["is_bad"]
+    list_select_related = ["service"]
+    search_fields = ["service__slug", "version", "git_commit", "digest"]
+    raw_id_fields = ["service"]
+    date_hierarchy = "created_at"
+
+    @admin.display(description="digest", ordering="digest")
+    def short_digest(self, obj):
+        return obj.digest[:19] if obj.digest else "—"
+
+
+@admin.register(LedgerEntry)
+class LedgerEntryAdmin(HistoryAdmin):
+    list_display = [
+        "number",
+        "service",
+        "environment",
+        "kind",
+        "version",
+        "trigger",
+        "actor",
+        "created_at",
+    ]
+    list_filter = ["kind", "environment", "trigger"]
+    list_select_related = ["service", "environment", "actor"]
+    search_fields = ["service__slug", "version", "reason"]
+    raw_id_fields = ["service", "deployment"]
+    date_hierarchy = "created_at"
