@@ -31,5 +31,8 @@ check: install  ## Django checks, migrations and OpenAPI schema
 	DEBUG=true $(PY) manage.py makemigrations --check --dry-run
 	DEBUG=true $(PY) manage.py spectacular --validate --fail-on-warn --file /dev/null
 
+images:  ## build the example services' images and push them to 127.0.0.1:5000
+	scripts/build-example-images.sh
+
 clean:  ## remove the local state (database, broker, process logs)
 	rm -rf var
