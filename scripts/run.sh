@@ -86,13 +86,14 @@ cat <<INFO
   Admin:     $BASE_URL/admin/
   API docs:  $BASE_URL/api/docs/
 
-Next, in another terminal:
+Next, in another terminal in this folder (README.md has more):
   export DEBUG=true
-  KEY=\$(.venv/bin/python manage.py create_api_key admin | tail -n 1)
+  KEY=\$(.venv/bin/python manage.py create_api_key admin --scope read --scope deploy | tail -n 1)
   curl -s -H "Authorization: Bearer \$KEY" $BASE_URL/api/services
   curl -s -H "Authorization: Bearer \$KEY" -H 'Content-Type: application/json' \\
     -d '{"serviceId": "mech-search", "environment": "staging", "version": "1.0.0"}' \\
     $BASE_URL/api/deployments
+  curl -s -H "Authorization: Bearer \$KEY" $BASE_URL/api/deployments/1
   curl -s -H "Authorization: Bearer \$KEY" $BASE_URL/api/health/mech-search
 
 Press Ctrl-C to stop; deployed example processes are stopped too.
