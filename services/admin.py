@@ -17,6 +17,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
+from accounts.permissions import check_can_deploy
 from deployments.actions import request_deployment, validate_request
 from deployments.choices import Trigger
 from deployments.models import VERSION_MAX_LENGTH, Deployment, Environment
@@ -186,8 +187,8 @@ class ServiceAdmin(admin.ModelAdmin):
         return super().change_view(request, object_id, form_url, extra_context)
 
     def has_deploy_permission(self, request):
-        # Known limitation: only the model-wide deploy permission is checked
-        # here; per-service grants and protected environments are not.
+        # Only decides whether the action is offered; the per-service and
+        # protected-environment rules are checked for each service on submit.
         return request.user.has_perm(DEPLOY_PERMISSION)
 
     @admin.display(description="image", ordering="docker_image")
@@ -254,7 +255,7 @@ class ServiceAdmin(admin.ModelAdmin):
         """All or nothing: one refused service means no deployment at all."""
         environment = form.cleaned_data["environment"]
         version = form.cleaned_data["version"]
-        refused = self._refusals(form.services, environment, version)
+        refused = self._refusals(request.user, form.services, environment, version)
         if refused:
             for service, exc in refused:
                 self.message_user(request, f"{service}: {exc.message}", messages.ERROR)
@@ -281,10 +282,12 @@ class ServiceAdmin(admin.ModelAdmin):
         return deployments
 
     @staticmethod
-    def _refusals(services, environment, version):
+    def _refusals(user, services, environment, version):
+        """Every selected service's reason not to deploy, so all show at once."""
         refused = []
         for service in services:
             try:
+                check_can_deploy(user, service, environment)
                 validate_request(service, environment, version)
             except RegistryError as exc:
                 refused.append((service, exc))

@@ -4,6 +4,8 @@ import pytest
 from django.contrib.auth.models import Permission
 from django.urls import reverse
 
+from accounts.choices import Action
+from accounts.permissions import grant
 from deployments.choices import DeploymentStatus, Trigger
 from deployments.models import ConfigValue, Deployment
 
@@ -162,3 +164,53 @@ def test_staff_without_deploy_permission_can_neither_see_nor_use_deploying(
     assert button.status_code == 403
     assert Deployment.objects.count() == 0
     delay.assert_not_called()
+
+
+@pytest.fixture
+def developer(django_user_model):
+    """Staff who may deploy in general, but only services granted to them."""
+    user = django_user_model.objects.create_user("dev", is_staff=True)
+    user.user_permissions.add(
+        *Permission.objects.filter(codename__in=["view_service", "deploy_service"])
+    )
+    return user
+
+
+def test_developer_is_refused_a_service_not_granted_to_them(
+    client, developer, service, qa, delay
+):
+    client.force_login(developer)
+
+    response = client.post(
+        CHANGELIST, _action_post([service], environment=qa.pk, version="2.0.0")
+    )
+
+    assert Deployment.objects.count() == 0
+    delay.assert_not_called()
+    (message,) = _messages(response)
+    assert message.startswith("mech-search: ")
+
+
+def test_developer_deploys_a_granted_service_but_not_to_a_protected_environment(
+    client, developer, service, qa, delay, django_capture_on_commit_callbacks
+):
+    grant(service, developer, [Action.VIEW, Action.DEPLOY])
+    client.force_login(developer)
+    qa.protected = True
+    qa.save()
+
+    refused = client.post(
+        CHANGELIST, _action_post([service], environment=qa.pk, version="2.0.0")
+    )
+    qa.protected = False
+    qa.save()
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(
+            CHANGELIST, _action_post([service], environment=qa.pk, version="2.0.0")
+        )
+
+    (message,) = _messages(refused)
+    assert message.startswith("mech-search: qa is protected")
+    deployment = Deployment.objects.get()
+    assert deployment.requested_by == developer
+    delay.assert_called_once_with(deployment.pk)
