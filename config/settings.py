@@ -227,6 +227,16 @@ MECH = {
     # before further attempts are refused for the rest of the window.
     "FAILED_AUTH_LIMIT": env_int("MECH_FAILED_AUTH_LIMIT", 10, minimum=1),
     "FAILED_AUTH_WINDOW": env_int("MECH_FAILED_AUTH_WINDOW", 900, minimum=1),
+    # nginx in front of services; an empty NGINX_LISTEN turns the proxy off.
+    "NGINX_LISTEN": env_str("MECH_NGINX_LISTEN"),
+    "NGINX_SSL_LISTEN": env_str("MECH_NGINX_SSL_LISTEN"),
+    "NGINX_BIN": env_str("MECH_NGINX_BIN", "nginx"),
+    "NGINX_DIR": Path(env_str("MECH_NGINX_DIR", str(STATE_DIR / "nginx"))),
+    "NGINX_PRIMARY_ENVIRONMENT": env_str(
+        "MECH_NGINX_PRIMARY_ENVIRONMENT", "production"
+    ),
+    "NGINX_RELOAD_TIMEOUT": env_float("MECH_NGINX_RELOAD_TIMEOUT", 10.0, 0.5),
+    "TLS_CERT_DIR": env_str("MECH_TLS_CERT_DIR"),
 }
 
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO").upper()
