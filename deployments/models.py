@@ -2,6 +2,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from deployments import imageref
 from deployments.choices import (
     BackendKind,
     DeploymentKind,
@@ -125,15 +126,14 @@ class Release(models.Model):
 
     @property
     def pinned_image(self):
-        """``repo@digest`` when the digest is known, else the tag reference."""
-        if self.digest and self.image:
-            repository = (
-                self.image.rsplit(":", 1)[0]
-                if "@" not in self.image
-                else (self.image.split("@", 1)[0])
-            )
-            return f"{repository}@{self.digest}"
-        return self.image
+        """``registry/repository@digest`` when the digest is known, else the
+        image reference as stored."""
+        if not (self.digest and self.image):
+            return self.image
+        try:
+            return str(imageref.parse(self.image).pinned(self.digest))
+        except ValueError:
+            return self.image
 
 
 class Deployment(models.Model):
