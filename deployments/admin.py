@@ -33,11 +33,20 @@ MASK = "••••••••"
 
 
 class HistoryAdmin(admin.ModelAdmin):
-    """Shows every field read-only; nothing can be added, changed or deleted."""
+    """Shows every field read-only; nothing can be added, changed or deleted.
+
+    ``leading_fields`` come first on the page, the model's other fields after.
+    """
+
+    leading_fields = []
 
     def get_readonly_fields(self, request, obj=None):
         names = [f.name for f in self.model._meta.concrete_fields if f.name != "id"]
-        return [*names, *self.readonly_fields]
+        rest = [name for name in names if name not in self.leading_fields]
+        extra = [
+            name for name in self.readonly_fields if name not in self.leading_fields
+        ]
+        return [*self.leading_fields, *rest, *extra]
 
     def has_add_permission(self, request):
         return False
@@ -213,6 +222,18 @@ class DeploymentAdmin(HistoryAdmin):
     search_fields = ["service__slug", "version"]
     raw_id_fields = ["service"]
     readonly_fields = ["duration", "log"]
+    leading_fields = [
+        "service",
+        "environment",
+        "version",
+        "status",
+        "is_current",
+        "trigger",
+        "requested_by",
+        "duration",
+        "error",
+        "log",
+    ]
     date_hierarchy = "created_at"
 
     @admin.display(description="status", ordering="status")

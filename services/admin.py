@@ -21,13 +21,18 @@ from accounts.permissions import check_can_deploy
 from deployments.actions import request_deployment, validate_request
 from deployments.choices import Trigger
 from deployments.models import VERSION_MAX_LENGTH, Deployment, Environment
+from health.choices import HealthStatus
 from health.models import CheckResult
 from registry.exceptions import RegistryError
 from services.models import Endpoint, Service
 
 RECENT_VERSION_LIMIT = 10
 DEPLOY_PERMISSION = "services.deploy_service"
-HEALTH_MARKS = {"up": "●", "down": "✖"}
+HEALTH_MARKS = {
+    HealthStatus.UP: ("●", "#1e7e34"),
+    HealthStatus.DOWN: ("✖", "#c0392b"),
+}
+UNCHECKED_MARK = ("?", "inherit")
 
 
 def recent_versions(services, limit=RECENT_VERSION_LIMIT):
@@ -205,13 +210,14 @@ class ServiceAdmin(admin.ModelAdmin):
                 d.environment.name,
                 d.version,
                 d.health or "not checked",
-                HEALTH_MARKS.get(d.health, "?"),
+                *HEALTH_MARKS.get(d.health, UNCHECKED_MARK)[::-1],
             )
             for d in obj.current
         )
         return format_html_join(
             "",
-            '<div><a href="{}">{}: {}</a> <span title="{}">{}</span></div>',
+            '<div><a href="{}">{}: {}</a> '
+            '<span title="{}" style="color: {}">{}</span></div>',
             rows,
         )
 
@@ -258,7 +264,8 @@ class ServiceAdmin(admin.ModelAdmin):
         refused = self._refusals(request.user, form.services, environment, version)
         if refused:
             for service, exc in refused:
-                self.message_user(request, f"{service}: {exc.message}", messages.ERROR)
+                message = f"Cannot deploy {service}: {exc.message}"
+                self.message_user(request, message, messages.ERROR)
             return []
 
         try:

@@ -87,7 +87,9 @@ def test_invalid_version_creates_nothing_and_shows_the_error(
     assert callbacks == []
     delay.assert_not_called()
     (message,) = _messages(response)
-    assert message.startswith("mech-search: '-bad v' is not a valid version")
+    assert message.startswith(
+        "Cannot deploy mech-search: '-bad v' is not a valid version"
+    )
 
 
 def test_missing_variable_creates_nothing_and_names_the_variable(
@@ -102,7 +104,7 @@ def test_missing_variable_creates_nothing_and_names_the_variable(
     assert Deployment.objects.count() == 0
     delay.assert_not_called()
     assert _messages(response) == [
-        "mech-search: required variables have no value in qa: API_KEY"
+        "Cannot deploy mech-search: required variables have no value in qa: API_KEY"
     ]
 
 
@@ -119,7 +121,7 @@ def test_one_refused_service_means_no_deployment_for_any_selected(
     assert Deployment.objects.count() == 0
     delay.assert_not_called()
     assert _messages(response) == [
-        "mech-reader: required variables have no value in qa: TOKEN"
+        "Cannot deploy mech-reader: required variables have no value in qa: TOKEN"
     ]
 
 
@@ -188,7 +190,7 @@ def test_developer_is_refused_a_service_not_granted_to_them(
     assert Deployment.objects.count() == 0
     delay.assert_not_called()
     (message,) = _messages(response)
-    assert message.startswith("mech-search: ")
+    assert message.startswith("Cannot deploy mech-search: ")
 
 
 def test_developer_deploys_a_granted_service_but_not_to_a_protected_environment(
@@ -210,7 +212,7 @@ def test_developer_deploys_a_granted_service_but_not_to_a_protected_environment(
         )
 
     (message,) = _messages(refused)
-    assert message.startswith("mech-search: qa is protected")
+    assert message.startswith("Cannot deploy mech-search: qa is protected")
     deployment = Deployment.objects.get()
     assert deployment.requested_by == developer
     delay.assert_called_once_with(deployment.pk)

@@ -26,7 +26,7 @@ def test_changelist_shows_current_version_and_health_per_environment(
         "admin:deployments_deployment_change", args=[current_deployment.pk]
     )
     assert f'<div><a href="{change_url}">qa: 1.0.0</a>' in html
-    assert '<span title="up">●</span>' in html
+    assert '<span title="up" style="color: #1e7e34">●</span>' in html
     assert "mech-search" in html
 
 
@@ -53,7 +53,12 @@ def test_changelist_query_count_does_not_grow_with_services(
 
     assert response.status_code == 200
     assert len(_slugs_listed(response)) == 25
-    assert response.content.decode().count('<span title="down">✖</span>') == 25
+    assert (
+        response.content.decode().count(
+            '<span title="down" style="color: #c0392b">✖</span>'
+        )
+        == 25
+    )
 
 
 def test_deployed_to_filter_keeps_services_current_in_that_environment(
