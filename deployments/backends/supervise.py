@@ -76,10 +76,20 @@ class Supervisor:
         if child is None or child.poll() is not None:
             return
         os.killpg(child.pid, signal.SIGTERM)
+        # The main loop is inside child.wait(), which holds the Popen's wait
+        # lock; a timed wait here could never reap and always ran out its
+        # grace period. Escalate from an alarm instead.
+        signal.signal(signal.SIGALRM, self._on_grace_over)
+        signal.alarm(STOP_GRACE_SECONDS)
+
+    def _on_grace_over(self, signum, frame):
+        child = self.child
+        if child is None or child.returncode is not None:
+            return
         try:
-            child.wait(STOP_GRACE_SECONDS)
-        except subprocess.TimeoutExpired:
             os.killpg(child.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
 
 
 def main(argv=None):
