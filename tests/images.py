@@ -2,7 +2,8 @@
 
 Each image is a root filesystem holding Debian's static busybox and a start
 script running ``busybox httpd`` on 127.0.0.1:$PORT (the docker backend
-injects PORT and uses host networking). A healthy release ships
+injects PORT and uses host networking); ``/greeting`` echoes the injected
+GREETING variable. A healthy release ships
 ``/www/health``; a broken one leaves it out, so its health check gets 404.
 """
 
@@ -13,6 +14,7 @@ from pathlib import Path
 BUSYBOX = Path("/usr/bin/busybox")
 APPLETS = ("sh", "httpd", "cat", "ls", "sleep")
 START_SCRIPT = """#!/bin/sh
+printf '%s\n' "$GREETING" > /www/greeting
 echo "serving $MECH_RELEASE on 127.0.0.1:$PORT"
 exec /bin/busybox httpd -f -v -p "127.0.0.1:$PORT" -h /www
 """
