@@ -25,3 +25,12 @@ def _schedule_health_checks(sender, **kwargs):
         sender.signature("deployments.tasks.reap_stale_deployments_task"),
         name="end deployments whose worker died",
     )
+
+
+@app.on_after_finalize.connect
+def _schedule_release_sync(sender, **kwargs):
+    sender.add_periodic_task(
+        300.0,
+        sender.signature("deployments.tasks.sync_all_releases_task"),
+        name="track new releases from image tags",
+    )

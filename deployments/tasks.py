@@ -28,3 +28,42 @@ def reap_stale_deployments_task():
     ).values_list("pk", flat=True)
     for deployment_id in list(stale):
         runner.reap(deployment_id, stale_before)
+
+
+@shared_task(name="deployments.tasks.sync_releases_task", ignore_result=True)
+def sync_releases_task(service_id):
+    """Create releases for the service image's new semver tags."""
+    import logging
+
+    from deployments.releases import sync_releases
+    from registry.exceptions import RegistryError
+    from services.models import Service
+
+    service = Service.objects.filter(pk=service_id).first()
+    if service is None or not service.docker_image:
+        return
+    try:
+        sync_releases(service)
+    except RegistryError as exc:
+        # An unreachable registry is expected now and then; the next
+        # periodic run tries again.
+        logging.getLogger(__name__).warning(
+            "releases of %s not synced: %s",
+            service.slug,
+            exc.message,
+            extra={"service": service.slug, "code": exc.code},
+        )
+
+
+@shared_task(name="deployments.tasks.sync_all_releases_task", ignore_result=True)
+def sync_all_releases_task():
+    """Queue a release sync for every service that has a docker image."""
+    from services.models import Service
+
+    service_ids = (
+        Service.objects.exclude(docker_image="")
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    for service_id in list(service_ids):
+        sync_releases_task.delay(service_id)
