@@ -6,6 +6,7 @@ from rest_framework.routers import SimpleRouter
 from rest_framework_simplejwt.views import TokenBlacklistView, TokenRefreshView
 
 from accounts.api.views import LoginView
+from deployments.api.releases import LedgerView, ReleaseListView, ReleaseSyncView
 from deployments.api.variables import VariablesView, VariableView
 from deployments.api.views import DeploymentViewSet, EnvironmentViewSet
 from health.api.views import HealthOverviewView, ServiceHealthView
@@ -31,6 +32,21 @@ api = [
         "services/<slug:service_id>/variables/<slug:environment>/<str:key>",
         VariableView.as_view(),
         name="service-variable",
+    ),
+    path(
+        "services/<slug:service_id>/releases",
+        ReleaseListView.as_view(),
+        name="service-releases",
+    ),
+    path(
+        "services/<slug:service_id>/releases/sync",
+        ReleaseSyncView.as_view(),
+        name="service-releases-sync",
+    ),
+    path(
+        "services/<slug:service_id>/ledger",
+        LedgerView.as_view(),
+        name="service-ledger",
     ),
     path("health", HealthOverviewView.as_view(), name="health-overview"),
     path(
