@@ -103,4 +103,20 @@ INFO
 if [ "${MECH_KEEP_PROCESSES:-false}" != "true" ]; then
     trap stop_example_processes EXIT
 fi
-honcho start -f Procfile -p "$PORT"
+# honcho runs in its own session: a terminal's Ctrl-C reaches only this script,
+# which passes one SIGTERM on. Delivered to honcho's whole process group at
+# once, SIGINT can leave honcho waiting forever on a child it never reaps.
+start_processes() {
+    if command -v setsid >/dev/null; then
+        setsid honcho start -f Procfile -p "$PORT" &
+    else
+        honcho start -f Procfile -p "$PORT" &
+    fi
+    local pid=$!
+    trap 'kill -TERM "$pid" 2>/dev/null || true' INT TERM HUP
+    while kill -0 "$pid" 2>/dev/null; do
+        wait "$pid" || true
+    done
+}
+
+start_processes
