@@ -441,3 +441,23 @@ def test_configured_certificate_files_are_used(tmp_path):
     assert pair.generated is False
     assert pair.certificate == configured / f"{DOMAIN}.crt"
     assert not (tmp_path / "generated").exists()
+
+
+def test_failed_reload_restores_the_files_and_raises(nginx_router, backends, client):
+    blue, occupied = backends("blue"), backends("occupied")
+    service = make_service()
+    nginx_router.set_upstreams(service, "production", [(blue.address, 100)])
+    main_before = nginx_router.main_conf.read_text()
+    # `nginx -t` does not bind, so a taken port fails only at reload.
+    moved = NginxRouter(
+        directory=nginx_router.directory,
+        listen=occupied.address,
+        binary=nginx_router.binary,
+        reload_timeout=1.0,
+    )
+
+    with pytest.raises(TrafficError, match="nginx did not reload: .*bind"):
+        moved.set_upstreams(service, "production", [(blue.address, 100)])
+
+    assert nginx_router.main_conf.read_text() == main_before
+    assert get_through(client, nginx_router, DOMAIN).text == "blue"
