@@ -26,8 +26,11 @@ def _detach(pidfile):
             time.sleep(0.01)
         os._exit(1)
     os.setsid()
+    # Let go of the caller's stdout and stderr too: a process manager reading
+    # the worker's output would otherwise wait for this supervisor to exit.
     devnull = os.open(os.devnull, os.O_RDWR)
-    os.dup2(devnull, 0)
+    for fd in (0, 1, 2):
+        os.dup2(devnull, fd)
     tmp = f"{pidfile}.tmp"
     with open(tmp, "w") as handle:
         handle.write(str(os.getpid()))
