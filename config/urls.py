@@ -8,7 +8,11 @@ from rest_framework_simplejwt.views import TokenBlacklistView, TokenRefreshView
 from accounts.api.views import LoginView
 from deployments.api.releases import LedgerView, ReleaseListView, ReleaseSyncView
 from deployments.api.variables import VariablesView, VariableView
-from deployments.api.views import DeploymentViewSet, EnvironmentViewSet
+from deployments.api.views import (
+    DeploymentViewSet,
+    EnvironmentViewSet,
+    ServiceRollbackView,
+)
 from health.api.views import HealthOverviewView, ServiceHealthView
 from registry.api.views import ApiRootView, AuditEntryViewSet
 from services.api.views import ServiceViewSet, service_config_schema
@@ -47,6 +51,11 @@ api = [
         "services/<slug:service_id>/ledger",
         LedgerView.as_view(),
         name="service-ledger",
+    ),
+    path(
+        "services/<slug:service_id>/rollback",
+        ServiceRollbackView.as_view(),
+        name="service-rollback",
     ),
     path("health", HealthOverviewView.as_view(), name="health-overview"),
     path(

@@ -1,22 +1,37 @@
-"""Deployment operations shared by the API, the admin and the commands."""
+"""Deployment operations shared by the API, the admin and the commands.
+
+Deploys, rollbacks and promotions all end in ``submit``: one place that
+checks permission, answers a repeated Idempotency-Key, keeps at most one
+active deployment per service and environment, and queues the work for a
+worker once the transaction commits.
+"""
 
 import hashlib
 import json
 import logging
 import re
+from dataclasses import dataclass, field
 
 from django.db import IntegrityError, transaction
 
 from accounts.permissions import check_can_deploy
-from deployments import config
-from deployments.backends import resolve
-from deployments.choices import BackendKind, DeploymentStatus, Trigger
+from deployments import config, ledger, releases, traffic
+from deployments.backends import get_backend, resolve
+from deployments.choices import (
+    BackendKind,
+    DeploymentKind,
+    DeploymentStatus,
+    LedgerKind,
+    Strategy,
+    Trigger,
+)
 from deployments.models import Deployment
-from registry.exceptions import Conflict, RegistryError
+from registry.exceptions import Conflict, NotFound, RegistryError
 
 logger = logging.getLogger(__name__)
 
 VERSION_PATTERN = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.+-]{0,127}$")
+DIGEST_PATTERN = re.compile(r"^sha256:[0-9a-f]{64}$")
 
 
 class DeploymentInProgress(Conflict):
@@ -31,19 +46,46 @@ class DeploymentInProgress(Conflict):
         self.active = active
 
 
+@dataclass
+class Plan:
+    """What one deployment will run; built by deploy, rollback or promotion."""
+
+    service: object
+    environment: object
+    release: object
+    kind: str = DeploymentKind.DEPLOY
+    strategy: str = ""
+    reason: str = ""
+    rollback_of: object = None
+    override_bad_release: bool = False
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def image(self):
+        if resolve(self.environment.backend) != BackendKind.DOCKER:
+            return ""
+        return self.release.pinned_image or self.service.image_reference(
+            self.release.version
+        )
+
+
 def missing_variables(service, environment):
     """Required variables that have no value for this environment, in order."""
     return config.missing(service, config.values_for(service, environment))
 
 
-def validate_request(service, environment, version):
+def check_version(version):
+    if DIGEST_PATTERN.match(version or "") or VERSION_PATTERN.match(version or ""):
+        return
+    raise RegistryError(
+        f"{version!r} is neither a version (letters, digits, '.', '_', '+', '-') "
+        "nor an image digest (sha256:…)",
+        code="invalid_version",
+    )
+
+
+def validate_target(service, environment):
     """Refuse, before anything is recorded, a deployment that cannot work."""
-    if not VERSION_PATTERN.match(version or ""):
-        raise RegistryError(
-            f"{version!r} is not a valid version: use letters, digits, '.', '_', "
-            "'+' and '-', starting with a letter or digit",
-            code="invalid_version",
-        )
     backend = resolve(environment.backend)
     if backend == BackendKind.DOCKER and not service.docker_image:
         raise RegistryError(
@@ -65,32 +107,54 @@ def validate_request(service, environment, version):
         )
 
 
-def _fingerprint_request(service, environment, version, queue):
-    body = json.dumps([service.pk, environment.pk, version, queue])
-    return hashlib.sha256(body.encode()).hexdigest()
+def validate_request(service, environment, version):
+    check_version(version)
+    validate_target(service, environment)
 
 
-def _replay(user, idempotency_key, fingerprint):
-    """The deployment an earlier request with this key created, if any."""
-    if not idempotency_key or user is None:
-        return None
-    earlier = Deployment.objects.filter(
-        requested_by=user, idempotency_key=idempotency_key
-    ).first()
-    if earlier is not None and earlier.request_fingerprint != fingerprint:
-        raise Conflict(
-            "this Idempotency-Key was used for a different request",
-            code="idempotency_key_reused",
+def release_for(service, environment, version):
+    """The release a deploy to ``environment`` runs.
+
+    Only the docker backend runs images, so only then is the registry asked
+    to resolve the version to a digest; elsewhere the release is recorded
+    without one.
+    """
+    if resolve(environment.backend) == BackendKind.DOCKER:
+        return releases.resolve_release(service, version)
+    if DIGEST_PATTERN.match(version):
+        raise RegistryError(
+            f"{environment} does not run images, so it cannot deploy a digest",
+            code="digest_needs_docker",
         )
-    return earlier
+    return releases.record_release(service, version)
 
 
-def active_deployment(service, environment):
-    return Deployment.objects.filter(
-        service=service,
-        environment=environment,
-        status__in=DeploymentStatus.active(),
-    ).first()
+def choose_strategy(service, environment, strategy):
+    strategy = Strategy(strategy or environment.strategy)
+    if strategy == Strategy.CANARY and not traffic.enabled_for(service):
+        raise RegistryError(
+            f"a canary needs nginx in front of {service}: enable deployment.nginx "
+            "and list its domains",
+            code="canary_needs_nginx",
+        )
+    return strategy
+
+
+def check_release(plan):
+    release = plan.release
+    if release.is_bad and not plan.override_bad_release:
+        raise RegistryError(
+            f"{plan.service} {release.version} is marked bad ({release.bad_reason}); "
+            "deploy it again only with an explicit override",
+            code="bad_release",
+            details={"version": release.version},
+        )
+    image = plan.image
+    if image and not get_backend(plan.environment.backend).image_available(image):
+        raise RegistryError(
+            f"image {image} no longer exists; nothing was stopped",
+            code="image_gone",
+        )
 
 
 def request_deployment(
@@ -102,70 +166,252 @@ def request_deployment(
     *,
     queue=False,
     idempotency_key="",
+    strategy=None,
+    override_bad_release=False,
+    reason="",
 ):
-    """Record a deployment and queue it for a worker once committed.
+    """Record a deployment of ``version`` (or a digest) and queue it.
 
     Returns the deployment; its ``created`` attribute is False when an
     earlier request with the same idempotency key is answered again. With
     ``queue`` a request behind an active deployment waits instead of failing.
     The user must be allowed to deploy the service to the environment
-    (``accounts.permissions``); ``user=None`` is the command line.
+    (``accounts.permissions``); ``user=None`` is the command line. Resolving
+    the version may ask the image registry for its digest.
     """
     check_can_deploy(user, service, environment)
-    user = user if user is not None and user.is_authenticated else None
-    fingerprint = _fingerprint_request(service, environment, version, queue)
-    earlier = _replay(user, idempotency_key, fingerprint)
+    check_version(version)
+    request = [version, strategy, override_bad_release, reason]
+    earlier = _replay(user, idempotency_key, service, environment, request, queue)
     if earlier is not None:
-        earlier.created = False
         return earlier
+    validate_target(service, environment)
+    plan = Plan(
+        service=service,
+        environment=environment,
+        release=release_for(service, environment, version),
+        strategy=choose_strategy(service, environment, strategy),
+        reason=reason,
+        override_bad_release=override_bad_release,
+    )
+    return submit(plan, user, trigger, queue, idempotency_key, request)
 
-    validate_request(service, environment, version)
-    try:
-        deployment = _create(
-            service,
-            environment,
-            version,
-            user,
-            trigger,
-            queue,
-            idempotency_key,
-            fingerprint,
+
+def rollback_deployment(deployment, user=None, trigger=Trigger.API, reason=""):
+    """Bring back the release that served before ``deployment`` became current."""
+    before = (
+        Deployment.objects.filter(
+            service=deployment.service,
+            environment=deployment.environment,
+            status=DeploymentStatus.SUCCEEDED,
+            finished_at__lt=deployment.finished_at or deployment.created_at,
         )
+        .exclude(pk=deployment.pk)
+        .exclude(version=deployment.version)
+        .select_related("release")
+        .order_by("-finished_at")
+        .first()
+    )
+    if before is None:
+        raise RegistryError(
+            f"nothing served {deployment.service} in {deployment.environment} "
+            f"before deployment #{deployment.pk}",
+            code="nothing_to_roll_back_to",
+        )
+    return _rollback(before, deployment, user, trigger, reason)
+
+
+def rollback_to(
+    service, environment, version, user=None, trigger=Trigger.API, reason=""
+):
+    """Roll ``service`` in ``environment`` back to an earlier release."""
+    earlier = (
+        Deployment.objects.filter(
+            service=service,
+            environment=environment,
+            status=DeploymentStatus.SUCCEEDED,
+            version=version,
+        )
+        .select_related("release")
+        .order_by("-finished_at")
+        .first()
+    )
+    if earlier is None:
+        raise NotFound(
+            f"{service} {version} never served in {environment}",
+            code="release_never_served",
+        )
+    current = Deployment.objects.filter(
+        service=service, environment=environment, is_current=True
+    ).first()
+    return _rollback(earlier, current, user, trigger, reason)
+
+
+def _rollback(target, rolled_back, user, trigger, reason):
+    check_can_deploy(user, target.service, target.environment)
+    validate_target(target.service, target.environment)
+    release = target.release or release_for(
+        target.service, target.environment, target.version
+    )
+    plan = Plan(
+        service=target.service,
+        environment=target.environment,
+        release=release,
+        kind=DeploymentKind.ROLLBACK,
+        strategy=Strategy.BLUE_GREEN,
+        reason=reason or f"roll back to {target.version}",
+        rollback_of=rolled_back,
+        # Going back to what served before is allowed even if it was marked bad.
+        override_bad_release=True,
+    )
+    return submit(plan, user, trigger)
+
+
+def promote(service, source, target, user=None, trigger=Trigger.API, reason=""):
+    """Deploy to ``target`` exactly the release serving in ``source``.
+
+    The same image digest runs, and ``target`` must set the same non-secret
+    configuration keys as ``source``, so the release meets the same shape of
+    configuration it was tested with.
+    """
+    check_can_deploy(user, service, target)
+    serving = (
+        Deployment.objects.filter(service=service, environment=source, is_current=True)
+        .select_related("release")
+        .first()
+    )
+    if serving is None:
+        raise RegistryError(
+            f"nothing serves {service} in {source} to promote",
+            code="nothing_to_promote",
+        )
+    _check_same_keys(service, source, target)
+    validate_target(service, target)
+    release = serving.release or release_for(service, source, serving.version)
+    plan = Plan(
+        service=service,
+        environment=target,
+        release=release,
+        kind=DeploymentKind.PROMOTION,
+        strategy=choose_strategy(service, target, None),
+        reason=reason or f"promoted from {source} (#{serving.pk})",
+    )
+    if serving.image and resolve(target.backend) == BackendKind.DOCKER:
+        plan.extra["image"] = serving.image
+    return submit(plan, user, trigger)
+
+
+def _check_same_keys(service, source, target):
+    def keys(environment):
+        return set(
+            service.config_values.filter(
+                environment=environment, secret=False
+            ).values_list("key", flat=True)
+        )
+
+    only_source, only_target = keys(source) - keys(target), keys(target) - keys(source)
+    if only_source or only_target:
+        raise RegistryError(
+            f"{source} and {target} set different non-secret keys for {service}",
+            code="config_mismatch",
+            details={
+                "missingInTarget": sorted(only_source),
+                "extraInTarget": sorted(only_target),
+            },
+        )
+
+
+def _fingerprint(service, environment, request, queue):
+    body = json.dumps([service.pk, environment.pk, request, queue])
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+def _replay(user, idempotency_key, service, environment, request, queue):
+    """The deployment an earlier request with this key created, if any."""
+    if not idempotency_key or user is None or not user.is_authenticated:
+        return None
+    earlier = Deployment.objects.filter(
+        requested_by=user, idempotency_key=idempotency_key
+    ).first()
+    if earlier is None:
+        return None
+    if earlier.request_fingerprint != _fingerprint(
+        service, environment, request, queue
+    ):
+        raise Conflict(
+            "this Idempotency-Key was used for a different request",
+            code="idempotency_key_reused",
+        )
+    earlier.created = False
+    return earlier
+
+
+def active_deployment(service, environment):
+    return Deployment.objects.filter(
+        service=service,
+        environment=environment,
+        status__in=DeploymentStatus.active(),
+    ).first()
+
+
+def submit(plan, user, trigger, queue=False, idempotency_key="", request=None):
+    """Record the planned deployment and queue it once committed."""
+    check_release(plan)
+    user = user if user is not None and user.is_authenticated else None
+    fingerprint = ""
+    if idempotency_key and user is not None:
+        fingerprint = _fingerprint(plan.service, plan.environment, request, queue)
+    else:
+        idempotency_key = ""
+    try:
+        deployment = _create(plan, user, trigger, queue, idempotency_key, fingerprint)
     except IntegrityError:
-        earlier = _replay(user, idempotency_key, fingerprint)
+        earlier = (
+            Deployment.objects.filter(
+                requested_by=user, idempotency_key=idempotency_key
+            )
+            .exclude(idempotency_key="")
+            .first()
+        )
         if earlier is not None:
             earlier.created = False
             return earlier
-        active = active_deployment(service, environment)
+        active = active_deployment(plan.service, plan.environment)
         if active is None:
             raise
         raise DeploymentInProgress(active)
     logger.info(
-        "deployment %s requested: %s %s to %s",
+        "%s %s requested: %s %s to %s",
+        plan.kind,
         deployment.pk,
-        service.slug,
-        version,
-        environment.name,
+        plan.service.slug,
+        plan.release.version,
+        plan.environment.name,
         extra={"deployment": deployment.pk, "status": deployment.status},
     )
     deployment.created = True
     return deployment
 
 
-def _create(
-    service, environment, version, user, trigger, queue, idempotency_key, fingerprint
-):
+def _create(plan, user, trigger, queue, idempotency_key, fingerprint):
     from deployments.tasks import run_deployment_task
 
     with transaction.atomic():
-        active = active_deployment(service, environment)
+        active = active_deployment(plan.service, plan.environment)
         if active is not None and not queue:
             raise DeploymentInProgress(active)
         status = DeploymentStatus.QUEUED if active else DeploymentStatus.PENDING
         deployment = Deployment.objects.create(
-            service=service,
-            environment=environment,
-            version=version,
+            service=plan.service,
+            environment=plan.environment,
+            version=plan.release.version,
+            release=plan.release,
+            image=plan.extra.get("image", plan.image),
+            kind=plan.kind,
+            strategy=plan.strategy,
+            reason=plan.reason[:500],
+            rollback_of=plan.rollback_of,
+            override_bad_release=plan.override_bad_release and plan.release.is_bad,
             trigger=trigger,
             requested_by=user,
             status=status,
@@ -208,34 +454,32 @@ def start_next_queued(service_id, environment_id):
     return nxt if updated else None
 
 
-def plan_deployment(service, environment, version):
+def plan_deployment(service, environment, version, strategy=None):
     """What a deployment would change, without changing anything.
 
     Values are never shown: changed keys are found by comparing keyed hashes.
+    Touches no instance; may ask the image registry for the version's digest.
     """
     values = config.values_for(service, environment)
     current = Deployment.objects.filter(
         service=service, environment=environment, is_current=True
     ).first()
-    image = service.image_reference(version) if service.docker_image else ""
     new_fingerprint = config.fingerprint(config.injected(service, values))
     old_fingerprint = current.config_fingerprint if current else {}
-    problems = []
+    problems, image, chosen = [], None, None
     try:
         validate_request(service, environment, version)
+        chosen = choose_strategy(service, environment, strategy)
+        image = _planned_image(service, environment, version)
     except RegistryError as exc:
         problems.append({"code": exc.code, "message": exc.message})
     return {
         "serviceId": service.slug,
         "environment": environment.name,
         "backend": resolve(environment.backend),
+        "strategy": chosen,
         "version": {"from": current.version if current else None, "to": version},
-        "image": {
-            "from": service.image_reference(current.version)
-            if current and service.docker_image
-            else None,
-            "to": image or None,
-        },
+        "image": {"from": (current.image or None) if current else None, "to": image},
         "variables": config.diff(old_fingerprint, new_fingerprint),
         "missingRequired": config.missing(service, values),
         "domains": list(service.domains),
@@ -245,11 +489,22 @@ def plan_deployment(service, environment, version):
     }
 
 
+def _planned_image(service, environment, version):
+    """The image a deploy would run, without recording a new release."""
+    if resolve(environment.backend) != BackendKind.DOCKER:
+        return None
+    release = releases.find_release(service, version)
+    if release is not None and release.pinned_image:
+        return release.pinned_image
+    return service.image_reference(version)
+
+
 @transaction.atomic
-def set_variables(service, environment, items):
+def set_variables(service, environment, items, user=None, trigger=Trigger.API):
     """Create or replace configuration values; returns the keys written.
 
-    ``items`` holds dicts with ``key``, ``value`` and ``secret``.
+    ``items`` holds dicts with ``key``, ``value`` and ``secret``. The change
+    takes the next ledger number; the ledger never holds values.
     """
     from deployments.models import ConfigValue
 
@@ -260,13 +515,31 @@ def set_variables(service, environment, items):
             key=item["key"],
             defaults={"value": item["value"], "secret": item["secret"]},
         )
-    return [item["key"] for item in items]
+    keys = [item["key"] for item in items]
+    _record_config_change(service, environment, user, trigger, f"set {', '.join(keys)}")
+    return keys
 
 
-def delete_variable(service, environment, key):
+@transaction.atomic
+def delete_variable(service, environment, key, user=None, trigger=Trigger.API):
     from deployments.models import ConfigValue
 
     deleted, _ = ConfigValue.objects.filter(
         service=service, environment=environment, key=key
     ).delete()
+    if deleted:
+        _record_config_change(service, environment, user, trigger, f"removed {key}")
     return bool(deleted)
+
+
+def _record_config_change(service, environment, user, trigger, reason):
+    user = user if user is not None and user.is_authenticated else None
+    ledger.record(
+        service,
+        environment,
+        LedgerKind.CONFIG,
+        actor=user,
+        actor_label=user.get_username() if user else trigger,
+        trigger=trigger,
+        reason=reason[:500],
+    )

@@ -145,6 +145,21 @@ def resolve_release(service, version_or_digest):
     return _create(service, text, str(image.with_tag(text)), digest)[0]
 
 
+def find_release(service, version):
+    """The release of ``version`` if it is recorded; asks no registry."""
+    return Release.objects.filter(service=service, version=version).first()
+
+
+def record_release(service, version):
+    """The release of ``version``, recorded without a digest if it is new.
+
+    For deployments that run no image (the process backend): asks no
+    registry, so it works where none is reachable.
+    """
+    _parse_version(version)
+    return find_release(service, version) or _create(service, version)[0]
+
+
 def _release_by_digest(service, digest):
     try:
         imageref.check_digest(digest)

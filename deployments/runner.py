@@ -1,9 +1,12 @@
-"""Carries out one deployment: start, health-gate, switch, clean up.
+"""Carries out one deployment: start, health-gate, shift traffic, clean up.
 
-Runs inside a Celery task. The new version is started beside the current
-one; only when it answers 2xx on its health check does it become current and
-the old one is stopped. On any failure the new instance is removed and the
-current one is left serving, untouched.
+Runs inside a Celery task. ``execute`` claims the deployment, builds a
+``Rollout`` and hands it to the deployment's strategy (``strategies``). Any
+failure ends in ``Rollout.fail``, which removes the new instance, returns
+traffic to the release that served before and, when the new release failed
+its health gate, marks that release bad. If the old instance was already
+stopped (the recreate strategy), the previous release is started again as a
+recorded rollback deployment.
 """
 
 import logging
@@ -14,19 +17,25 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from deployments import config
+from deployments import config, traffic
 from deployments.actions import start_next_queued
 from deployments.backends import BackendError, LaunchSpec, get_backend, resolve
-from deployments.choices import DeploymentStatus
+from deployments.choices import DeploymentKind, DeploymentStatus, LedgerKind, Trigger
 from deployments.health_gate import wait_until_healthy
 from deployments.models import Deployment, DeploymentLogLine
 from deployments.signals import deployment_succeeded
 
 logger = logging.getLogger(__name__)
 
+MIN_REDACTED_LENGTH = 4
+
 
 class DeploymentFailed(Exception):
-    pass
+    """The deployment cannot go on; the message is shown to users."""
+
+
+class HealthGateFailed(DeploymentFailed):
+    """The new release started but never became healthy: the release is bad."""
 
 
 class DeploymentLog:
@@ -60,45 +69,178 @@ def beat(deployment_id):
 
 def execute(deployment_id):
     """Run a claimed deployment to its end; safe to call twice for one id."""
+    from deployments.strategies import run_strategy
+
     if not claim(deployment_id):
         logger.info("deployment %s is not pending; skipped", deployment_id)
         return
-    deployment = Deployment.objects.select_related("service", "environment").get(
-        pk=deployment_id
-    )
+    deployment = Deployment.objects.select_related(
+        "service", "environment", "release", "requested_by"
+    ).get(pk=deployment_id)
+    rollout = Rollout(deployment)
     try:
-        _execute(deployment)
+        run_strategy(rollout)
+    except DeploymentFailed as exc:
+        rollout.fail(str(exc), bad_release=isinstance(exc, HealthGateFailed))
+    except BackendError as exc:
+        rollout.fail(str(exc))
+    except Exception:
+        logger.exception("deployment %s crashed", deployment_id)
+        rollout.fail("internal error; see the worker's log")
     finally:
         start_next_queued(deployment.service_id, deployment.environment_id)
 
 
-def _execute(deployment):
-    log = DeploymentLog(deployment)
-    backend = get_backend(deployment.environment.backend)
-    deployment.backend = resolve(deployment.environment.backend)
-    deployment.save(update_fields=["backend"])
-    log(
-        f"deploying {deployment.service} {deployment.version} to "
-        f"{deployment.environment} with the {deployment.backend} backend"
-    )
+class Rollout:
+    """One deployment in progress: the steps strategies are made of."""
 
-    instance = None
-    try:
-        spec = build_spec(deployment)
-        instance = backend.start(spec, log)
-        _record_instance(deployment, instance)
-        _gate(deployment, backend, instance, log, spec.env.values())
-    except (BackendError, DeploymentFailed) as exc:
-        _fail(deployment, backend, instance, log, str(exc))
-        return
-    except Exception:
-        logger.exception("deployment %s crashed", deployment.pk)
-        _fail(deployment, backend, instance, log, "internal error; see worker log")
-        return
-    previous = _promote(deployment, log)
-    deployment_succeeded.send(sender=Deployment, deployment=deployment)
-    if previous is not None:
-        _retire(previous, log)
+    def __init__(self, deployment):
+        self.deployment = deployment
+        self.service = deployment.service
+        self.environment = deployment.environment
+        self.log = DeploymentLog(deployment)
+        self.backend = get_backend(self.environment.backend)
+        self.previous = current_deployment(self.service, self.environment)
+        self.instance = None
+        self.spec = None
+        deployment.backend = resolve(self.environment.backend)
+        deployment.save(update_fields=["backend"])
+
+    @property
+    def routed(self):
+        return traffic.enabled_for(self.service)
+
+    @property
+    def previous_running(self):
+        return self.previous is not None and self.previous.stopped_at is None
+
+    def start_new(self):
+        """Start the new release and record where it listens."""
+        self.spec = build_spec(self.deployment)
+        self.instance = self.backend.start(self.spec, self.log)
+        deployment = self.deployment
+        deployment.handle = self.instance.handle
+        deployment.address = self.instance.address
+        deployment.image = self.spec.image
+        if self.instance.digest and "@" not in self.spec.image:
+            # A tag and a digest together name exactly the image that ran.
+            deployment.image = f"{self.spec.image}@{self.instance.digest}"
+        deployment.save(update_fields=["handle", "address", "image"])
+
+    def gate(self):
+        """Wait for 2xx on the health check; raise ``HealthGateFailed`` if not."""
+        path = self.service.health_check_path
+        timeout = settings.MECH["DEPLOY_HEALTH_TIMEOUT"]
+        address, handle = self.instance.address, self.instance.handle
+        self.log(f"waiting up to {timeout:g}s for 2xx from {path} on {address}")
+
+        def still_running():
+            beat(self.deployment.pk)
+            return self.backend.is_running(handle)
+
+        result = wait_until_healthy(address, path, timeout, still_running)
+        if not result.ok:
+            tail = self.backend.output_tail(handle)
+            tail = redact(tail, self.spec.env.values())
+            if tail:
+                self.log("last output of the new release:\n" + tail)
+            raise HealthGateFailed(f"health check {path} failed: {result.error}")
+        self.log(
+            f"healthy: {path} answered {result.status_code} in {result.latency_ms} ms"
+        )
+
+    def route(self, weighted):
+        """Send traffic to ``[(address, percent), ...]`` when nginx fronts it."""
+        if not self.routed:
+            return
+        traffic.set_upstreams(self.service, self.environment, weighted)
+        shares = ", ".join(f"{address} {weight}%" for address, weight in weighted)
+        self.log(f"traffic: {shares}")
+
+    def stop_previous(self):
+        if not self.previous_running:
+            return
+        _stop(self.previous, self.log)
+        self.previous.stopped_at = timezone.now()
+
+    def promote(self):
+        """Make the new release current and record it in the ledger."""
+        _promote(self.deployment, self.log)
+        deployment_succeeded.send(sender=Deployment, deployment=self.deployment)
+
+    def fail(self, reason, bad_release=False):
+        log, deployment = self.log, self.deployment
+        log(f"failed: {reason}")
+        if self.instance is not None:
+            try:
+                self.backend.stop(self.instance.handle, log)
+            except BackendError as exc:
+                log(f"could not remove the new instance: {exc}")
+        if self.previous_running:
+            self.route([(self.previous.address, 100)])
+            previous = self.previous
+            log(f"{previous.version} (deployment #{previous.pk}) is still serving")
+        restored = self._restored_version()
+        if bad_release:
+            _mark_bad(deployment, reason, log)
+        Deployment.objects.filter(pk=deployment.pk).update(
+            status=DeploymentStatus.FAILED,
+            error=reason,
+            finished_at=timezone.now(),
+            stopped_at=timezone.now() if self.instance is not None else None,
+            canary_weight=None,
+            rolled_back_to=restored,
+        )
+        if self.previous is not None and not self.previous_running:
+            self._restore_previous()
+
+    def _restored_version(self):
+        if self.previous is None:
+            return ""
+        if self.previous_running or self.deployment.kind != DeploymentKind.ROLLBACK:
+            return self.previous.version
+        return ""
+
+    def _restore_previous(self):
+        """Start the previous release again after recreate stopped it."""
+        if self.deployment.kind == DeploymentKind.ROLLBACK:
+            self.log("not restoring again: this deployment was itself a rollback")
+            return
+        self.log(f"restoring {self.previous.version}")
+        restore = create_rollback(
+            self.deployment,
+            self.previous,
+            reason=f"automatic: #{self.deployment.pk} failed",
+            trigger=Trigger.SYSTEM,
+            user=None,
+        )
+        execute(restore.pk)
+        restore.refresh_from_db()
+        self.log(f"restore #{restore.pk} of {restore.version}: {restore.status}")
+
+
+def current_deployment(service, environment):
+    return Deployment.objects.filter(
+        service=service, environment=environment, is_current=True
+    ).first()
+
+
+def create_rollback(failed_or_target, previous, *, reason, trigger, user):
+    """A pending rollback deployment that brings back ``previous``'s release."""
+    return Deployment.objects.create(
+        service=previous.service,
+        environment=previous.environment,
+        version=previous.version,
+        release=previous.release,
+        image=previous.image,
+        kind=DeploymentKind.ROLLBACK,
+        strategy=previous.environment.strategy,
+        trigger=trigger,
+        requested_by=user,
+        reason=reason,
+        rollback_of=failed_or_target,
+        status=DeploymentStatus.PENDING,
+    )
 
 
 def build_spec(deployment):
@@ -106,28 +248,25 @@ def build_spec(deployment):
     values = config.values_for(service, deployment.environment)
     missing = config.missing(service, values)
     if missing:
-        raise DeploymentFailed(
-            f"required variables have no value: {', '.join(missing)}"
-        )
+        names = ", ".join(missing)
+        raise DeploymentFailed(f"required variables have no value: {names}")
     env = config.injected(service, values)
     deployment.config_fingerprint = config.fingerprint(env)
     deployment.save(update_fields=["config_fingerprint"])
+    image = deployment.image
+    if not image and service.docker_image:
+        image = service.image_reference(deployment.version)
     return LaunchSpec(
         deployment_id=deployment.pk,
         service=service.slug,
         environment=deployment.environment.name,
         version=deployment.version,
         preferred_port=service.port,
-        image=service.image_reference(deployment.version)
-        if service.docker_image
-        else "",
+        image=image,
         command=service.process_command,
         directory=_process_directory(service),
         env=env,
     )
-
-
-MIN_REDACTED_LENGTH = 4
 
 
 def redact(text, values):
@@ -149,97 +288,76 @@ def _process_directory(service):
     return str(Path(service.source_path).parent / directory)
 
 
-def _record_instance(deployment, instance):
-    deployment.handle = instance.handle
-    deployment.address = instance.address
-    deployment.save(update_fields=["handle", "address"])
+def _mark_bad(deployment, reason, log):
+    from deployments.releases import mark_bad
 
-
-def _gate(deployment, backend, instance, log, spec_values=()):
-    path = deployment.service.health_check_path
-    timeout = settings.MECH["DEPLOY_HEALTH_TIMEOUT"]
-    log(f"waiting up to {timeout:g}s for 2xx from {path} on {instance.address}")
-
-    def still_running():
-        beat(deployment.pk)
-        return backend.is_running(instance.handle)
-
-    result = wait_until_healthy(instance.address, path, timeout, still_running)
-    if not result.ok:
-        tail = redact(backend.output_tail(instance.handle), spec_values)
-        if tail:
-            log("last output of the new version:\n" + tail)
-        raise DeploymentFailed(f"health check {path} failed: {result.error}")
-    log(f"healthy: {path} answered {result.status_code} in {result.latency_ms} ms")
-
-
-def _fail(deployment, backend, instance, log, reason):
-    log(f"failed: {reason}")
-    if instance is not None:
-        try:
-            backend.stop(instance.handle, log)
-        except BackendError as exc:
-            log(f"could not remove the failed instance: {exc}")
-    current = _current(deployment)
-    if current is not None:
-        log(f"{current.version} (deployment #{current.pk}) is still serving")
-    Deployment.objects.filter(pk=deployment.pk).update(
-        status=DeploymentStatus.FAILED,
-        error=reason,
-        finished_at=timezone.now(),
-        stopped_at=timezone.now() if instance is not None else None,
-    )
-
-
-def _current(deployment):
-    return Deployment.objects.filter(
-        service=deployment.service,
-        environment=deployment.environment,
-        is_current=True,
-    ).first()
+    if deployment.release is None:
+        return
+    mark_bad(deployment.release, reason)
+    log(f"release {deployment.version} is marked bad")
 
 
 @transaction.atomic
 def _promote(deployment, log):
-    """Make ``deployment`` current; return the one it replaces, if any."""
-    previous = (
-        Deployment.objects.select_for_update()
-        .filter(
-            service=deployment.service,
-            environment=deployment.environment,
-            is_current=True,
-        )
-        .exclude(pk=deployment.pk)
-        .first()
-    )
-    if previous is not None:
-        previous.is_current = False
-        previous.save(update_fields=["is_current"])
+    """Make ``deployment`` current and give it the next ledger number."""
+    from deployments import ledger
+
+    Deployment.objects.select_for_update().filter(
+        service=deployment.service,
+        environment=deployment.environment,
+        is_current=True,
+    ).exclude(pk=deployment.pk).update(is_current=False)
     Deployment.objects.filter(pk=deployment.pk).update(
         is_current=True,
         status=DeploymentStatus.SUCCEEDED,
         finished_at=timezone.now(),
+        canary_weight=None,
     )
-    log(f"{deployment.version} is now serving on {deployment.address}")
-    return previous
+    user = deployment.requested_by
+    entry = ledger.record(
+        deployment.service,
+        deployment.environment,
+        LedgerKind(deployment.kind),
+        actor=user,
+        actor_label=user.get_username() if user else deployment.trigger,
+        trigger=deployment.trigger,
+        version=deployment.version,
+        digest=_digest(deployment),
+        reason=deployment.reason,
+        deployment=deployment,
+    )
+    log(f"v{entry.number}: {deployment.version} is now serving on {deployment.address}")
 
 
-def _retire(previous, log):
-    backend = get_backend(previous.backend or previous.environment.backend)
+def _digest(deployment):
+    if deployment.release is not None and deployment.release.digest:
+        return deployment.release.digest
+    return deployment.image.split("@", 1)[1] if "@" in deployment.image else ""
+
+
+def _stop(deployment, log):
+    backend = get_backend(deployment.backend or deployment.environment.backend)
     try:
-        backend.stop(previous.handle, log)
+        backend.stop(deployment.handle, log)
     except BackendError as exc:
-        log(f"could not stop {previous.version} (#{previous.pk}): {exc}")
+        log(f"could not stop {deployment.version} (#{deployment.pk}): {exc}")
         return
-    Deployment.objects.filter(pk=previous.pk).update(stopped_at=timezone.now())
-    log(f"stopped the previous version {previous.version} (#{previous.pk})")
+    Deployment.objects.filter(pk=deployment.pk).update(stopped_at=timezone.now())
+
+
+def retire(previous, log):
+    """Stop the release that served before, once the new one is current."""
+    if previous is None or previous.stopped_at is not None:
+        return
+    _stop(previous, log)
+    log(f"stopped the previous release {previous.version} (#{previous.pk})")
 
 
 def reap(deployment_id, stale_before):
     """Fail a running deployment whose worker stopped beating; False if alive.
 
-    The half-started instance is removed; the current release, which the
-    deployment never replaced, keeps serving.
+    The half-started instance is removed. If the current release had already
+    been stopped (recreate), a rollback deployment is queued to restore it.
     """
     reason = "the worker running this deployment stopped responding"
     failed = Deployment.objects.filter(
@@ -255,10 +373,20 @@ def reap(deployment_id, stale_before):
     log = DeploymentLog(deployment)
     log(f"failed: {reason}")
     if deployment.handle and not deployment.is_current:
-        backend = get_backend(deployment.backend or deployment.environment.backend)
-        try:
-            backend.stop(deployment.handle, log)
-        except BackendError as exc:
-            log(f"could not remove the unfinished instance: {exc}")
-    start_next_queued(deployment.service_id, deployment.environment_id)
+        _stop(deployment, log)
+    current = current_deployment(deployment.service, deployment.environment)
+    if current is not None and current.stopped_at is not None:
+        from deployments.tasks import run_deployment_task
+
+        restore = create_rollback(
+            deployment,
+            current,
+            reason=f"automatic: #{deployment.pk} was abandoned",
+            trigger=Trigger.SYSTEM,
+            user=None,
+        )
+        log(f"queued #{restore.pk} to restore {current.version}")
+        transaction.on_commit(lambda: run_deployment_task.delay(restore.pk))
+    else:
+        start_next_queued(deployment.service_id, deployment.environment_id)
     return True

@@ -1,5 +1,6 @@
 from rest_framework import serializers
 
+from deployments.choices import Strategy
 from deployments.models import Deployment, DeploymentLogLine, Environment
 from services.models import Service
 
@@ -11,9 +12,52 @@ class DeploymentRequestSerializer(serializers.Serializer):
     environment = serializers.SlugRelatedField(
         slug_field="name", queryset=Environment.objects.all()
     )
-    version = serializers.CharField(max_length=128)
+    version = serializers.CharField(
+        max_length=128, help_text="A semantic version, or an image digest sha256:…"
+    )
+    strategy = serializers.ChoiceField(
+        choices=Strategy.choices,
+        required=False,
+        help_text="Defaults to the environment's strategy.",
+    )
+    reason = serializers.CharField(max_length=500, required=False, default="")
+    overrideBadRelease = serializers.BooleanField(
+        default=False,
+        help_text="Deploy a release marked bad; the override is recorded.",
+    )
     dryRun = serializers.BooleanField(default=False)
     queue = serializers.BooleanField(default=False)
+
+
+class RollbackRequestSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=500, required=False, default="")
+
+
+class RollbackToRequestSerializer(RollbackRequestSerializer):
+    environment = serializers.SlugRelatedField(
+        slug_field="name", queryset=Environment.objects.all()
+    )
+    version = serializers.CharField(max_length=128)
+
+
+class PromotionRequestSerializer(serializers.Serializer):
+    serviceId = serializers.SlugRelatedField(
+        slug_field="slug", queryset=Service.objects.all()
+    )
+    source = serializers.SlugRelatedField(
+        slug_field="name", queryset=Environment.objects.all()
+    )
+    target = serializers.SlugRelatedField(
+        slug_field="name", queryset=Environment.objects.all()
+    )
+    reason = serializers.CharField(max_length=500, required=False, default="")
+
+    def validate(self, attrs):
+        if attrs["source"] == attrs["target"]:
+            raise serializers.ValidationError(
+                {"target": "must differ from source"}, code="same_environment"
+            )
+        return attrs
 
 
 class LogLineSerializer(serializers.ModelSerializer):
@@ -32,6 +76,10 @@ class DeploymentSerializer(serializers.ModelSerializer):
         source="requested_by.username", default=None, allow_null=True
     )
     isCurrent = serializers.BooleanField(source="is_current")
+    rollbackOf = serializers.IntegerField(source="rollback_of_id", allow_null=True)
+    rolledBackTo = serializers.CharField(source="rolled_back_to")
+    overrideBadRelease = serializers.BooleanField(source="override_bad_release")
+    canaryWeight = serializers.IntegerField(source="canary_weight", allow_null=True)
     createdAt = serializers.DateTimeField(source="created_at")
     startedAt = serializers.DateTimeField(source="started_at")
     finishedAt = serializers.DateTimeField(source="finished_at")
@@ -45,11 +93,19 @@ class DeploymentSerializer(serializers.ModelSerializer):
             "serviceId",
             "environment",
             "version",
+            "image",
             "status",
+            "kind",
+            "strategy",
             "trigger",
+            "reason",
             "backend",
             "address",
             "isCurrent",
+            "canaryWeight",
+            "rollbackOf",
+            "rolledBackTo",
+            "overrideBadRelease",
             "error",
             "requestedBy",
             "createdAt",
@@ -69,9 +125,22 @@ class DeploymentDetailSerializer(DeploymentSerializer):
 
 
 class EnvironmentSerializer(serializers.ModelSerializer):
+    canarySteps = serializers.JSONField(source="canary_steps")
+    canaryStepSeconds = serializers.FloatField(source="canary_step_seconds")
+    canaryMaxErrorRate = serializers.FloatField(source="canary_max_error_rate")
+
     class Meta:
         model = Environment
-        fields = ["name", "backend", "protected", "description"]
+        fields = [
+            "name",
+            "backend",
+            "protected",
+            "description",
+            "strategy",
+            "canarySteps",
+            "canaryStepSeconds",
+            "canaryMaxErrorRate",
+        ]
         read_only_fields = fields
 
 

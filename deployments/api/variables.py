@@ -50,7 +50,7 @@ class VariablesView(APIView):
         service, env = self._target(service_id, environment, Action.MANAGE_SECRETS)
         serializer = VariableSerializer(data=request.data, many=True)
         serializer.is_valid(raise_exception=True)
-        keys = set_variables(service, env, serializer.validated_data)
+        keys = set_variables(service, env, serializer.validated_data, request.user)
         values = ConfigValue.objects.filter(
             service=service, environment=env, key__in=keys
         ).order_by("key")
@@ -61,7 +61,7 @@ class VariableView(APIView):
     @extend_schema(responses={204: None})
     def delete(self, request, service_id, environment, key):
         service, env = _target(request, service_id, environment, Action.MANAGE_SECRETS)
-        if not delete_variable(service, env, key):
+        if not delete_variable(service, env, key, request.user):
             return Response(
                 {"code": "not_found", "message": f"{key} is not set"},
                 status=status.HTTP_404_NOT_FOUND,

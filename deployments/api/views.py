@@ -1,15 +1,20 @@
+from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.reverse import reverse
+from rest_framework.views import APIView
 
 from accounts.permissions import check_can_deploy, restrict
 from deployments.actions import (
     DeploymentInProgress,
     plan_deployment,
+    promote,
     request_deployment,
+    rollback_deployment,
+    rollback_to,
 )
 from deployments.api.filters import DeploymentFilterSet
 from deployments.api.serializers import (
@@ -18,6 +23,9 @@ from deployments.api.serializers import (
     DeploymentSerializer,
     EnvironmentSerializer,
     LogLineSerializer,
+    PromotionRequestSerializer,
+    RollbackRequestSerializer,
+    RollbackToRequestSerializer,
 )
 from deployments.choices import Trigger
 from deployments.models import Deployment, Environment
@@ -78,7 +86,9 @@ class DeploymentViewSet(
         service, environment = data["serviceId"], data["environment"]
         if data["dryRun"]:
             check_can_deploy(request.user, service, environment)
-            plan = plan_deployment(service, environment, data["version"])
+            plan = plan_deployment(
+                service, environment, data["version"], data.get("strategy")
+            )
             return Response(plan, status=status.HTTP_200_OK)
         try:
             deployment = request_deployment(
@@ -89,18 +99,77 @@ class DeploymentViewSet(
                 trigger=Trigger.API,
                 queue=data["queue"],
                 idempotency_key=request.headers.get("Idempotency-Key", "")[:200],
+                strategy=data.get("strategy"),
+                override_bad_release=data["overrideBadRelease"],
+                reason=data["reason"],
             )
         except DeploymentInProgress as exc:
             exc.details["activeDeploymentUrl"] = self._url(exc.active)
             raise
-        body = DeploymentSerializer(
-            deployment, context=self.get_serializer_context()
-        ).data
-        code = status.HTTP_202_ACCEPTED if deployment.created else status.HTTP_200_OK
-        return Response(body, status=code, headers={"Location": body["url"]})
+        return self._accepted(deployment)
 
     def _url(self, deployment):
         return reverse("deployment-detail", args=[deployment.pk], request=self.request)
+
+    def _accepted(self, deployment):
+        body = DeploymentSerializer(
+            deployment, context=self.get_serializer_context()
+        ).data
+        code = status.HTTP_202_ACCEPTED
+        if not getattr(deployment, "created", True):
+            code = status.HTTP_200_OK
+        return Response(body, status=code, headers={"Location": body["url"]})
+
+    @extend_schema(
+        request=RollbackRequestSerializer,
+        responses={202: DeploymentSerializer},
+        description="Bring back the release that served before this deployment. "
+        "The rollback is itself a deployment; it skips canary steps.",
+    )
+    @action(detail=True, methods=["post"])
+    def rollback(self, request, pk=None):
+        deployment = self.get_object()
+        serializer = RollbackRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            rollback = rollback_deployment(
+                deployment,
+                user=request.user,
+                trigger=Trigger.API,
+                reason=serializer.validated_data["reason"],
+            )
+        except DeploymentInProgress as exc:
+            exc.details["activeDeploymentUrl"] = self._url(exc.active)
+            raise
+        return self._accepted(rollback)
+
+    @extend_schema(
+        request=PromotionRequestSerializer,
+        responses={202: DeploymentSerializer},
+        description="Deploy to target exactly the release serving in source: "
+        "the same image digest, with the same non-secret configuration keys.",
+    )
+    @action(detail=False, methods=["post"])
+    def promote(self, request):
+        serializer = PromotionRequestSerializer(data=request.data)
+        serializer.fields["serviceId"].queryset = restrict(
+            Service.objects.all(), request.user
+        )
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        try:
+            deployment = promote(
+                data["serviceId"],
+                data["source"],
+                data["target"],
+                user=request.user,
+                trigger=Trigger.API,
+                reason=data["reason"],
+            )
+        except DeploymentInProgress as exc:
+            exc.details["activeDeploymentUrl"] = self._url(exc.active)
+            raise
+        return self._accepted(deployment)
 
     @extend_schema(
         parameters=[
@@ -133,3 +202,35 @@ class EnvironmentViewSet(
     queryset = Environment.objects.all()
     serializer_class = EnvironmentSerializer
     lookup_field = "name"
+
+
+class ServiceRollbackView(APIView):
+    """Roll a service in one environment back to a release that served before."""
+
+    @extend_schema(
+        request=RollbackToRequestSerializer,
+        responses={202: DeploymentSerializer},
+    )
+    def post(self, request, service_id):
+        visible = restrict(Service.objects.all(), request.user)
+        service = get_object_or_404(visible, slug=service_id)
+        serializer = RollbackToRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        try:
+            deployment = rollback_to(
+                service,
+                data["environment"],
+                data["version"],
+                user=request.user,
+                trigger=Trigger.API,
+                reason=data["reason"],
+            )
+        except DeploymentInProgress as exc:
+            url = reverse("deployment-detail", args=[exc.active.pk], request=request)
+            exc.details["activeDeploymentUrl"] = url
+            raise
+        body = DeploymentSerializer(deployment, context={"request": request}).data
+        return Response(
+            body, status=status.HTTP_202_ACCEPTED, headers={"Location": body["url"]}
+        )

@@ -7,129 +7,275 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('deployments', '0004_encrypted_config_values'),
-        ('services', '0001_initial'),
+        ("deployments", "0004_encrypted_config_values"),
+        ("services", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='deployment',
-            name='canary_weight',
-            field=models.PositiveSmallIntegerField(blank=True, help_text='Percent of traffic on the new release now.', null=True),
+            model_name="deployment",
+            name="canary_weight",
+            field=models.PositiveSmallIntegerField(
+                blank=True,
+                help_text="Percent of traffic on the new release now.",
+                null=True,
+            ),
         ),
         migrations.AddField(
-            model_name='deployment',
-            name='image',
-            field=models.CharField(blank=True, help_text='Image reference actually run.', max_length=500),
+            model_name="deployment",
+            name="image",
+            field=models.CharField(
+                blank=True, help_text="Image reference actually run.", max_length=500
+            ),
         ),
         migrations.AddField(
-            model_name='deployment',
-            name='kind',
-            field=models.CharField(choices=[('deploy', 'Deploy'), ('rollback', 'Rollback'), ('promotion', 'Promotion')], default='deploy', max_length=16),
+            model_name="deployment",
+            name="kind",
+            field=models.CharField(
+                choices=[
+                    ("deploy", "Deploy"),
+                    ("rollback", "Rollback"),
+                    ("promotion", "Promotion"),
+                ],
+                default="deploy",
+                max_length=16,
+            ),
         ),
         migrations.AddField(
-            model_name='deployment',
-            name='override_bad_release',
+            model_name="deployment",
+            name="override_bad_release",
             field=models.BooleanField(default=False),
         ),
         migrations.AddField(
-            model_name='deployment',
-            name='reason',
+            model_name="deployment",
+            name="reason",
             field=models.CharField(blank=True, max_length=500),
         ),
         migrations.AddField(
-            model_name='deployment',
-            name='rollback_of',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='rollbacks', to='deployments.deployment'),
+            model_name="deployment",
+            name="rollback_of",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="rollbacks",
+                to="deployments.deployment",
+            ),
         ),
         migrations.AddField(
-            model_name='deployment',
-            name='rolled_back_to',
-            field=models.CharField(blank=True, help_text='Version restored automatically after this deployment failed.', max_length=128),
+            model_name="deployment",
+            name="rolled_back_to",
+            field=models.CharField(
+                blank=True,
+                help_text="Version restored automatically after this deployment failed.",
+                max_length=128,
+            ),
         ),
         migrations.AddField(
-            model_name='deployment',
-            name='strategy',
-            field=models.CharField(choices=[('recreate', 'Recreate (stop, then start)'), ('blue-green', 'Blue-green (start beside, switch, stop old)'), ('canary', 'Canary (shift traffic in steps)')], default='blue-green', max_length=16),
+            model_name="deployment",
+            name="strategy",
+            field=models.CharField(
+                choices=[
+                    ("recreate", "Recreate (stop, then start)"),
+                    ("blue-green", "Blue-green (start beside, switch, stop old)"),
+                    ("canary", "Canary (shift traffic in steps)"),
+                ],
+                default="blue-green",
+                max_length=16,
+            ),
         ),
         migrations.AddField(
-            model_name='environment',
-            name='canary_max_error_rate',
-            field=models.FloatField(default=0.05, help_text='Share of 5xx answers that aborts a canary.'),
+            model_name="environment",
+            name="canary_max_error_rate",
+            field=models.FloatField(
+                default=0.05, help_text="Share of 5xx answers that aborts a canary."
+            ),
         ),
         migrations.AddField(
-            model_name='environment',
-            name='canary_step_seconds',
+            model_name="environment",
+            name="canary_step_seconds",
             field=models.FloatField(default=30.0),
         ),
         migrations.AddField(
-            model_name='environment',
-            name='canary_steps',
-            field=models.JSONField(blank=True, default=deployments.models.default_canary_steps, help_text='Percent of traffic the new release gets at each canary step.'),
+            model_name="environment",
+            name="canary_steps",
+            field=models.JSONField(
+                blank=True,
+                default=deployments.models.default_canary_steps,
+                help_text="Percent of traffic the new release gets at each canary step.",
+            ),
         ),
         migrations.AddField(
-            model_name='environment',
-            name='strategy',
-            field=models.CharField(choices=[('recreate', 'Recreate (stop, then start)'), ('blue-green', 'Blue-green (start beside, switch, stop old)'), ('canary', 'Canary (shift traffic in steps)')], default='blue-green', help_text='Used when a deployment request names no strategy.', max_length=16),
+            model_name="environment",
+            name="strategy",
+            field=models.CharField(
+                choices=[
+                    ("recreate", "Recreate (stop, then start)"),
+                    ("blue-green", "Blue-green (start beside, switch, stop old)"),
+                    ("canary", "Canary (shift traffic in steps)"),
+                ],
+                default="blue-green",
+                help_text="Used when a deployment request names no strategy.",
+                max_length=16,
+            ),
         ),
         migrations.AlterField(
-            model_name='deployment',
-            name='trigger',
-            field=models.CharField(choices=[('api', 'API'), ('admin', 'Admin'), ('cli', 'Command line'), ('webhook', 'Webhook'), ('system', 'Registry (automatic)')], max_length=16),
+            model_name="deployment",
+            name="trigger",
+            field=models.CharField(
+                choices=[
+                    ("api", "API"),
+                    ("admin", "Admin"),
+                    ("cli", "Command line"),
+                    ("webhook", "Webhook"),
+                    ("system", "Registry (automatic)"),
+                ],
+                max_length=16,
+            ),
         ),
         migrations.CreateModel(
-            name='Release',
+            name="Release",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('version', models.CharField(max_length=128)),
-                ('image', models.CharField(blank=True, max_length=500)),
-                ('digest', models.CharField(blank=True, max_length=100)),
-                ('git_commit', models.CharField(blank=True, max_length=64)),
-                ('is_bad', models.BooleanField(default=False)),
-                ('bad_reason', models.TextField(blank=True)),
-                ('marked_bad_at', models.DateTimeField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('service', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='releases', to='services.service')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True,
+                        primary_key=True,
+                        serialize=False,
+                        verbose_name="ID",
+                    ),
+                ),
+                ("version", models.CharField(max_length=128)),
+                ("image", models.CharField(blank=True, max_length=500)),
+                ("digest", models.CharField(blank=True, max_length=100)),
+                ("git_commit", models.CharField(blank=True, max_length=64)),
+                ("is_bad", models.BooleanField(default=False)),
+                ("bad_reason", models.TextField(blank=True)),
+                ("marked_bad_at", models.DateTimeField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "service",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="releases",
+                        to="services.service",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['service', '-created_at'],
+                "ordering": ["service", "-created_at"],
             },
         ),
         migrations.AddField(
-            model_name='deployment',
-            name='release',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='deployments', to='deployments.release'),
+            model_name="deployment",
+            name="release",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="deployments",
+                to="deployments.release",
+            ),
         ),
         migrations.CreateModel(
-            name='LedgerEntry',
+            name="LedgerEntry",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('number', models.PositiveIntegerField()),
-                ('kind', models.CharField(choices=[('deploy', 'Deploy'), ('rollback', 'Rollback'), ('promotion', 'Promotion'), ('config', 'Config')], max_length=16)),
-                ('actor_label', models.CharField(blank=True, max_length=200)),
-                ('trigger', models.CharField(choices=[('api', 'API'), ('admin', 'Admin'), ('cli', 'Command line'), ('webhook', 'Webhook'), ('system', 'Registry (automatic)')], max_length=16)),
-                ('version', models.CharField(blank=True, max_length=128)),
-                ('digest', models.CharField(blank=True, max_length=100)),
-                ('config_version', models.PositiveIntegerField(default=0)),
-                ('reason', models.CharField(blank=True, max_length=500)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('actor', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('deployment', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='ledger_entries', to='deployments.deployment')),
-                ('environment', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='ledger_entries', to='deployments.environment')),
-                ('service', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='ledger_entries', to='services.service')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True,
+                        primary_key=True,
+                        serialize=False,
+                        verbose_name="ID",
+                    ),
+                ),
+                ("number", models.PositiveIntegerField()),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("deploy", "Deploy"),
+                            ("rollback", "Rollback"),
+                            ("promotion", "Promotion"),
+                            ("config", "Config"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                ("actor_label", models.CharField(blank=True, max_length=200)),
+                (
+                    "trigger",
+                    models.CharField(
+                        choices=[
+                            ("api", "API"),
+                            ("admin", "Admin"),
+                            ("cli", "Command line"),
+                            ("webhook", "Webhook"),
+                            ("system", "Registry (automatic)"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                ("version", models.CharField(blank=True, max_length=128)),
+                ("digest", models.CharField(blank=True, max_length=100)),
+                ("config_version", models.PositiveIntegerField(default=0)),
+                ("reason", models.CharField(blank=True, max_length=500)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "actor",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "deployment",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="ledger_entries",
+                        to="deployments.deployment",
+                    ),
+                ),
+                (
+                    "environment",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="ledger_entries",
+                        to="deployments.environment",
+                    ),
+                ),
+                (
+                    "service",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="ledger_entries",
+                        to="services.service",
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'ledger entries',
-                'ordering': ['service', 'environment', '-number'],
-                'constraints': [models.UniqueConstraint(fields=('service', 'environment', 'number'), name='unique_ledger_number')],
+                "verbose_name_plural": "ledger entries",
+                "ordering": ["service", "environment", "-number"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("service", "environment", "number"),
+                        name="unique_ledger_number",
+                    )
+                ],
             },
         ),
         migrations.AddConstraint(
-            model_name='release',
-            constraint=models.UniqueConstraint(fields=('service', 'version'), name='unique_release_version'),
+            model_name="release",
+            constraint=models.UniqueConstraint(
+                fields=("service", "version"), name="unique_release_version"
+            ),
         ),
     ]
