@@ -15,6 +15,8 @@ from rest_framework import serializers
 from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 
+from accounts.choices import Action
+from accounts.permissions import check_can, restrict
 from deployments import ledger
 from deployments.models import Environment, LedgerEntry, Release
 from deployments.releases import releases_newest_first, sync_releases
@@ -87,8 +89,14 @@ class ServiceScopedView(GenericAPIView):
 
     filter_backends = []
 
+    # What the caller must be allowed to do to the service (404 if unreadable).
+    service_action = Action.VIEW
+
     def get_service(self):
-        return get_object_or_404(Service.objects.all(), slug=self.kwargs["service_id"])
+        visible = restrict(Service.objects.all(), self.request.user)
+        service = get_object_or_404(visible, slug=self.kwargs["service_id"])
+        check_can(self.request.user, self.service_action, service)
+        return service
 
 
 class ReleaseListView(ServiceScopedView):
@@ -108,6 +116,7 @@ class ReleaseListView(ServiceScopedView):
 
 class ReleaseSyncView(ServiceScopedView):
     serializer_class = SyncResultSerializer
+    service_action = Action.CHANGE
 
     @extend_schema(
         parameters=[SERVICE_ID],

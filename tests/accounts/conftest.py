@@ -15,3 +15,9 @@ def _fresh_cache():
 @pytest.fixture
 def world(db):
     return make_world()
+
+
+@pytest.fixture(autouse=True)
+def _quick_passwords(settings):
+    # Hashing strength is not what these tests are about.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
