@@ -82,7 +82,7 @@ def execute(deployment_id):
         run_strategy(rollout)
     except DeploymentFailed as exc:
         rollout.fail(str(exc), bad_release=isinstance(exc, HealthGateFailed))
-    except BackendError as exc:
+    except (BackendError, traffic.TrafficError) as exc:
         rollout.fail(str(exc))
     except Exception:
         logger.exception("deployment %s crashed", deployment_id)
@@ -169,18 +169,17 @@ class Rollout:
         deployment_succeeded.send(sender=Deployment, deployment=self.deployment)
 
     def fail(self, reason, bad_release=False):
+        """End the deployment as failed and leave the previous release serving."""
         log, deployment = self.log, self.deployment
         log(f"failed: {reason}")
+        if self.previous_running:
+            # Traffic goes back before the new instance disappears under it.
+            self._route_back()
         if self.instance is not None:
             try:
                 self.backend.stop(self.instance.handle, log)
             except BackendError as exc:
                 log(f"could not remove the new instance: {exc}")
-        if self.previous_running:
-            self.route([(self.previous.address, 100)])
-            previous = self.previous
-            log(f"{previous.version} (deployment #{previous.pk}) is still serving")
-        restored = self._restored_version()
         if bad_release:
             _mark_bad(deployment, reason, log)
         Deployment.objects.filter(pk=deployment.pk).update(
@@ -189,17 +188,18 @@ class Rollout:
             finished_at=timezone.now(),
             stopped_at=timezone.now() if self.instance is not None else None,
             canary_weight=None,
-            rolled_back_to=restored,
+            rolled_back_to=self.previous.version if self.previous_running else "",
         )
         if self.previous is not None and not self.previous_running:
             self._restore_previous()
 
-    def _restored_version(self):
-        if self.previous is None:
-            return ""
-        if self.previous_running or self.deployment.kind != DeploymentKind.ROLLBACK:
-            return self.previous.version
-        return ""
+    def _route_back(self):
+        previous = self.previous
+        try:
+            self.route([(previous.address, 100)])
+        except traffic.TrafficError as exc:
+            self.log(f"could not route traffic back: {exc}")
+        self.log(f"{previous.version} (deployment #{previous.pk}) is still serving")
 
     def _restore_previous(self):
         """Start the previous release again after recreate stopped it."""
@@ -217,6 +217,10 @@ class Rollout:
         execute(restore.pk)
         restore.refresh_from_db()
         self.log(f"restore #{restore.pk} of {restore.version}: {restore.status}")
+        if restore.status == DeploymentStatus.SUCCEEDED:
+            Deployment.objects.filter(pk=self.deployment.pk).update(
+                rolled_back_to=restore.version
+            )
 
 
 def current_deployment(service, environment):
