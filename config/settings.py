@@ -263,7 +263,8 @@ LOGGING = {
 
 # Production (DEBUG off) sets SECRET_KEY (50+ random characters),
 # ALLOWED_HOSTS, CSRF_TRUSTED_ORIGINS, and, behind TLS, SECURE_SSL_REDIRECT=true
-# and SECURE_HSTS_SECONDS=31536000; with those `manage.py check --deploy`
+# SECURE_HSTS_SECONDS=31536000 and SECURE_HSTS_PRELOAD=true; with those
+# `manage.py check --deploy --fail-level WARNING`
 # passes. SECURE_PROXY_SSL_HEADER is only trusted when BEHIND_TLS_PROXY=true,
 # because a client could otherwise claim https itself.
 SESSION_COOKIE_HTTPONLY = True
