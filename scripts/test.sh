@@ -33,6 +33,9 @@ export CELERY_QUEUE="mech-test-$(hostname)-$$-$(date +%s)"
 export SECRET_KEY=${SECRET_KEY:-test-suite-only-secret-key-not-for-any-deployment}
 export DEBUG=${DEBUG:-false}
 export LOG_JSON=false
+if [[ " ${MR_MISSING[*]} " != *" PostgreSQL "* ]]; then
+    ensure_database
+fi
 
 if ((${#MR_MISSING[@]})); then
     note "not available: ${MR_MISSING[*]}"

@@ -143,3 +143,29 @@ check_redis() {
     tcp_open 127.0.0.1 6379 ||
         missing "Redis" "nothing listens on 127.0.0.1:6379"
 }
+
+# Creates the database DATABASE_URL names when PostgreSQL lacks it, so the
+# migration checks can read its history; pytest makes its own test_ copy.
+ensure_database() {
+    "$VENV/bin/python" - <<'PYTHON' || note "could not create the database"
+import os
+from urllib.parse import urlparse
+
+import psycopg
+
+url = urlparse(os.environ["DATABASE_URL"])
+name = url.path.lstrip("/")
+if url.scheme.startswith("postgres") and name:
+    with psycopg.connect(
+        host=url.hostname, port=url.port or 5432, user=url.username,
+        password=url.password, dbname="postgres", autocommit=True,
+        connect_timeout=3,
+    ) as connection:
+        found = connection.execute(
+            "SELECT 1 FROM pg_database WHERE datname = %s", [name]
+        ).fetchone()
+        if not found:
+            connection.execute(f'CREATE DATABASE "{name}"')
+            print(f"[test] created the database {name}")
+PYTHON
+}
