@@ -11,6 +11,7 @@ from rest_framework.test import APIClient
 from accounts.choices import Action, Role
 from accounts.models import ApiKey
 from accounts.permissions import grant, team
+from deployments.choices import BackendKind
 from deployments.models import Environment
 from services.models import Service
 
@@ -38,6 +39,8 @@ def make_world():
         user = get_user_model().objects.create_user(role.value, password=PASSWORD)
         user.groups.add(Group.objects.get(name=role.value), alpha)
         users[role] = user
+    # Access is the question here, not backends: no registry is asked.
+    Environment.objects.update(backend=BackendKind.PROCESS)
     staging = Environment.objects.get(name="staging")
     production = Environment.objects.get(name="production")
     return {

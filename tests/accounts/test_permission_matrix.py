@@ -4,15 +4,19 @@ The endpoints are read from the URL configuration, so an endpoint added
 without a rule here fails ``test_every_api_endpoint_has_a_rule``.
 """
 
+from datetime import timedelta
 from unittest import mock
 
 import pytest
 from django.urls import URLResolver, get_resolver
+from django.utils import timezone
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from accounts.choices import Role
+from deployments.choices import DeploymentStatus
 from deployments.models import ConfigValue, Deployment
+from deployments.releases import SyncResult
 from registry.models import AuditEntry
 from tests.accounts.personas import PASSWORD, client_for
 
@@ -41,7 +45,8 @@ def api_endpoints():
 
 def _methods(callback):
     if getattr(callback, "actions", None):
-        return [m.upper() for m in callback.actions]
+        # DRF adds "head" to a viewset's action map on its first GET.
+        return [m.upper() for m in callback.actions if m != "head"]
     view_class = getattr(callback, "view_class", None)
     if view_class is None:
         return ["GET"]
@@ -99,6 +104,53 @@ def _definition(world, target):
 
 def _refresh(world, target, user):
     return {"refresh": str(RefreshToken.for_user(user))}
+
+
+def _served(world, target, version, minutes_ago, current=False):
+    """A deployment that served ``version`` and finished a while ago."""
+    finished = timezone.now() - timedelta(minutes=minutes_ago)
+    return Deployment.objects.create(
+        service=_svc(world, target),
+        environment=_env(world, target),
+        version=version,
+        trigger="cli",
+        status=DeploymentStatus.SUCCEEDED,
+        is_current=current,
+        finished_at=finished,
+    )
+
+
+def _rollback_of_latest(world, target):
+    _served(world, target, "1.0.0", minutes_ago=10)
+    latest = _served(world, target, "1.1.0", minutes_ago=5, current=True)
+    return f"/api/deployments/{latest.pk}/rollback", {}
+
+
+def _rollback_to_version(world, target):
+    _served(world, target, "1.0.0", minutes_ago=10)
+    _served(world, target, "1.1.0", minutes_ago=5, current=True)
+    url = f"/api/services/{_svc(world, target).slug}/rollback"
+    return url, {"environment": _env(world, target).name, "version": "1.0.0"}
+
+
+def _promotion(world, target):
+    # Into the target's environment, from the other one.
+    source = world["staging"] if target == "protected" else world["production"]
+    Deployment.objects.create(
+        service=_svc(world, target),
+        environment=source,
+        version="1.0.0",
+        trigger="cli",
+        status=DeploymentStatus.SUCCEEDED,
+        is_current=True,
+        finished_at=timezone.now(),
+    )
+    body = {
+        "serviceId": _svc(world, target).slug,
+        "source": source.name,
+        "target": _env(world, target).name,
+    }
+    return "/api/deployments/promote", body
 
 
 def _audit_entry(world, target):
@@ -201,6 +253,34 @@ RULES = {
             "protected": {V: 403, D: 403, M: 202, A: 202},
         },
     ),
+    ("deployment-promote", "POST"): (
+        _promotion,
+        {
+            "own": {V: 403, D: 202, M: 202, A: 202},
+            "other": only_admin(202, others=400),
+            "protected": {V: 403, D: 403, M: 202, A: 202},
+        },
+    ),
+    ("deployment-rollback", "POST"): (
+        _rollback_of_latest,
+        {
+            "own": {V: 403, D: 202, M: 202, A: 202},
+            "other": only_admin(202),
+            "protected": {V: 403, D: 403, M: 202, A: 202},
+        },
+    ),
+    ("service-rollback", "POST"): (
+        _rollback_to_version,
+        {
+            "own": {V: 403, D: 202, M: 202, A: 202},
+            "other": only_admin(202),
+            "protected": {V: 403, D: 403, M: 202, A: 202},
+        },
+    ),
+    ("service-releases-sync", "POST"): (
+        lambda w, t: (f"/api/services/{_svc(w, t).slug}/releases/sync", {}),
+        {"own": {V: 403, D: 403, M: 200, A: 200}, "other": only_admin(200)},
+    ),
     ("deployment-detail", "GET"): (
         lambda w, t: (f"/api/deployments/{_deployment(w, t)}", None),
         {"own": every(200), "other": only_admin(200)},
@@ -263,7 +343,12 @@ def test_endpoint_answers_each_role_as_the_matrix_says(world, endpoint, target, 
     url, body = build(*args)
     client = client_for(user) if endpoint[0] != "token-obtain" else APIClient()
 
-    with mock.patch("deployments.tasks.run_deployment_task.delay"):
+    # The matrix is about who may act; the worker and the image registry
+    # are not part of the question.
+    with (
+        mock.patch("deployments.tasks.run_deployment_task.delay"),
+        mock.patch("deployments.api.releases.sync_releases", return_value=SyncResult()),
+    ):
         response = _send(client, endpoint[1], url, body)
 
     want = expected.get(target, expected["own"])[role]

@@ -88,7 +88,7 @@ def test_invalid_version_creates_nothing_and_shows_the_error(
     delay.assert_not_called()
     (message,) = _messages(response)
     assert message.startswith(
-        "Cannot deploy mech-search: '-bad v' is not a valid version"
+        "Cannot deploy mech-search: '-bad v' is neither a version"
     )
 
 
