@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: help install run test lint check images clean
+.PHONY: help install run test lint check images bench clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -33,6 +33,9 @@ check: install  ## Django checks, migrations and OpenAPI schema
 
 images:  ## build the example services' images and push them to 127.0.0.1:5000
 	scripts/build-example-images.sh
+
+bench: install  ## time deployments against docker run (see docs/benchmarks.md)
+	$(PY) bench/deploy_speed.py $(BENCH_ARGS)
 
 clean:  ## remove the local state (database, broker, process logs)
 	rm -rf var
