@@ -16,6 +16,7 @@ from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
+from guardian.admin import GuardedModelAdmin
 
 from accounts.permissions import check_can_deploy
 from deployments.actions import request_deployment, validate_request
@@ -114,7 +115,10 @@ class EndpointInline(admin.TabularInline):
 
 
 @admin.register(Service)
-class ServiceAdmin(admin.ModelAdmin):
+class ServiceAdmin(GuardedModelAdmin):
+    # Adds the deploy button to guardian's change form, which links the
+    # per-service ("object") permissions page.
+    change_form_template = "admin/services/service/change_form.html"
     list_display = [
         "slug",
         "name",
