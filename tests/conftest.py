@@ -22,7 +22,7 @@ from tests.parts import (
     registry_status,
     require_part,
 )
-from tests.worker import Worker, database_url, stop_supervisors
+from tests.worker import Worker, database_url, nginx_env, stop_supervisors
 
 DEFAULT_BROKER_URL = "redis://127.0.0.1:6379/13"
 DEPLOY_HEALTH_TIMEOUT = 8
@@ -97,9 +97,10 @@ def local_registry():
     return REGISTRY
 
 
-def _worker_env(state_dir):
+def _worker_env(state_dir, nginx):
     env = {
         **os.environ,
+        **nginx,
         "DATABASE_URL": database_url(settings.DATABASES["default"]),
         "CELERY_BROKER_URL": BROKER_URL,
         "CELERY_QUEUE": QUEUE,
@@ -121,13 +122,28 @@ def celery_worker(django_db_setup, tmp_path_factory):
     require_part("Redis", *redis_status(BROKER_URL))
     require_part("PostgreSQL", *postgres_status())
     state_dir = tmp_path_factory.mktemp("worker-state")
-    worker = Worker(celery_app, QUEUE, _worker_env(state_dir), state_dir / "worker.log")
+    # Services that enable nginx and name a domain go through this nginx.
+    nginx = nginx_env(state_dir / "nginx")
+    env = _worker_env(state_dir, nginx)
+    worker = Worker(celery_app, QUEUE, env, state_dir / "worker.log")
     worker.process_dir = state_dir / "processes"
+    worker.nginx = nginx
     worker.start()
     yield worker
     worker.stop()
     stop_supervisors(worker.process_dir)
+    _stop_nginx(nginx)
     _forget_queue()
+
+
+def _stop_nginx(nginx):
+    if not nginx:
+        return
+    from deployments.traffic.nginx import NginxRouter
+
+    NginxRouter(
+        directory=nginx["MECH_NGINX_DIR"], listen=nginx["MECH_NGINX_LISTEN"]
+    ).stop()
 
 
 def _forget_queue():

@@ -3,8 +3,20 @@
 Each image is a root filesystem holding Debian's static busybox and a start
 script running ``busybox httpd`` on 127.0.0.1:$PORT (the docker backend
 injects PORT and uses host networking); ``/greeting`` echoes the injected
-GREETING variable. A healthy release ships
-``/www/health``; a broken one leaves it out, so its health check gets 404.
+GREETING variable and the CGI ``/cgi-bin/work`` answers with the version.
+
+What a release does is its kind:
+
+- ``HEALTHY`` ships ``/www/health``;
+- ``BROKEN`` leaves it out, so its health check gets 404;
+- ``PRINTS_ENV`` prints its whole environment to stdout and exits, as a
+  careless service might when it cannot start;
+- ``FAILS_REQUESTS`` is healthy but ``/cgi-bin/work`` answers 500, so only
+  real traffic shows the problem;
+- ``SLOW_START`` waits ``SLOW_START_SECONDS`` before it listens, which keeps
+  its deployment on the health gate for that long.
+
+``publish`` also takes True and False for healthy and broken.
 """
 
 import io
@@ -12,11 +24,32 @@ import tarfile
 from pathlib import Path
 
 BUSYBOX = Path("/usr/bin/busybox")
-APPLETS = ("sh", "httpd", "cat", "ls", "sleep")
-START_SCRIPT = """#!/bin/sh
-printf '%s\n' "$GREETING" > /www/greeting
+APPLETS = ("sh", "httpd", "cat", "ls", "sleep", "env", "printf")
+
+HEALTHY = "healthy"
+BROKEN = "broken"
+PRINTS_ENV = "prints-env"
+FAILS_REQUESTS = "fails-requests"
+SLOW_START = "slow-start"
+SLOW_START_SECONDS = 3
+
+SERVE = """printf '%s\\n' "$GREETING" > /www/greeting
 echo "serving $MECH_RELEASE on 127.0.0.1:$PORT"
 exec /bin/busybox httpd -f -v -p "127.0.0.1:$PORT" -h /www
+"""
+START_SCRIPTS = {
+    HEALTHY: SERVE,
+    BROKEN: SERVE,
+    FAILS_REQUESTS: SERVE,
+    SLOW_START: f"sleep {SLOW_START_SECONDS}\n{SERVE}",
+    PRINTS_ENV: "echo 'cannot start; my environment is:'\nenv\nexit 3\n",
+}
+WORK_OK = """#!/bin/sh
+printf 'Content-Type: text/plain\\r\\n\\r\\n$MECH_RELEASE\\n'
+"""
+WORK_FAILS = """#!/bin/sh
+printf 'Status: 500 Internal Server Error\\r\\n'
+printf 'Content-Type: text/plain\\r\\n\\r\\nfailed in $MECH_RELEASE\\n'
 """
 
 
@@ -29,19 +62,33 @@ def _add(archive, name, data=b"", mode=0o644, kind=tarfile.REGTYPE, link=""):
     archive.addfile(info, io.BytesIO(data) if kind == tarfile.REGTYPE else None)
 
 
-def root_filesystem(version, healthy):
+def _kind(healthy_or_kind):
+    if healthy_or_kind is True:
+        return HEALTHY
+    if healthy_or_kind is False:
+        return BROKEN
+    if healthy_or_kind not in START_SCRIPTS:
+        raise ValueError(f"no test image kind {healthy_or_kind!r}")
+    return healthy_or_kind
+
+
+def root_filesystem(version, healthy_or_kind):
     """A tar archive of the image's root filesystem, as bytes."""
+    kind = _kind(healthy_or_kind)
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w") as archive:
-        for folder in ("bin", "www", "tmp"):
+        for folder in ("bin", "www", "www/cgi-bin", "tmp"):
             _add(archive, folder, mode=0o755, kind=tarfile.DIRTYPE)
         _add(archive, "bin/busybox", BUSYBOX.read_bytes(), mode=0o755)
         for applet in APPLETS:
             _add(archive, f"bin/{applet}", kind=tarfile.SYMTYPE, link="busybox")
-        start = START_SCRIPT.replace("$MECH_RELEASE", version)
+        start = "#!/bin/sh\n" + START_SCRIPTS[kind].replace("$MECH_RELEASE", version)
         _add(archive, "start", start.encode(), mode=0o755)
         _add(archive, "www/version", f"{version}\n".encode())
-        if healthy:
+        work = WORK_FAILS if kind == FAILS_REQUESTS else WORK_OK
+        work = work.replace("$MECH_RELEASE", version)
+        _add(archive, "www/cgi-bin/work", work.encode(), mode=0o755)
+        if kind != BROKEN:
             _add(archive, "www/health", b"ok\n")
     return buffer.getvalue()
 
@@ -49,13 +96,14 @@ def root_filesystem(version, healthy):
 def publish(client, repository, releases):
     """Build, push and then delete locally one image per release.
 
-    ``releases`` maps a version to whether it is healthy. Afterwards the
-    images exist only in the registry, so a deployment has to pull them.
+    ``releases`` maps a version to its kind (or True/False for healthy or
+    broken). Afterwards the images exist only in the registry, so a
+    deployment has to pull them.
     """
-    for version, healthy in releases.items():
+    for version, kind in releases.items():
         reference = f"{repository}:{version}"
         client.api.import_image_from_data(
-            root_filesystem(version, healthy),
+            root_filesystem(version, kind),
             repository=repository,
             tag=version,
             changes=['CMD ["/start"]'],

@@ -6,6 +6,8 @@ tests talk to it only through the broker and the database.
 """
 
 import os
+import random
+import shutil
 import signal
 import socket
 import subprocess
@@ -18,6 +20,7 @@ from django.conf import settings
 
 READY_TIMEOUT = 45
 STOP_TIMEOUT = 20
+NGINX_PORTS = (20000, 60000)
 
 
 def database_url(database):
@@ -28,6 +31,35 @@ def database_url(database):
     host = database["HOST"] or "127.0.0.1"
     port = database["PORT"] or 5432
     return f"postgres://{credentials}{host}:{port}/{database['NAME']}"
+
+
+def nginx_env(directory):
+    """Settings that give a worker its own nginx on a free loopback port.
+
+    Only services that enable nginx and name a domain are routed through
+    it; nginx starts at the first such deployment and keeps its files in
+    ``directory``. Empty when no nginx binary is installed.
+    """
+    binary = shutil.which(settings.MECH["NGINX_BIN"]) or shutil.which("/usr/sbin/nginx")
+    if binary is None:
+        return {}
+    return {
+        "MECH_NGINX_LISTEN": f"127.0.0.1:{_free_port()}",
+        "MECH_NGINX_DIR": str(directory),
+        "MECH_NGINX_BIN": binary,
+    }
+
+
+def _free_port():
+    for _ in range(100):
+        port = random.randint(*NGINX_PORTS)
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port found on 127.0.0.1")
 
 
 class Worker:
@@ -93,6 +125,11 @@ class Worker:
         except OSError:
             return ""
         return "\n".join(text.splitlines()[-lines:])
+
+    def kill(self):
+        """End the worker at once, as a crash would: no task gets to finish."""
+        os.kill(self.process.pid, signal.SIGKILL)
+        self.process.wait(STOP_TIMEOUT)
 
     def stop(self):
         if self.process is None or self.process.poll() is not None:

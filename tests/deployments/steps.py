@@ -1,41 +1,62 @@
 """Steps of end-to-end deployment tests, all through the public API."""
 
+import threading
+import time
+
 import requests
 
 from tests.polling import wait_for
 
 DEPLOY_TIMEOUT = 90
 FINISHED = ("succeeded", "failed")
+REQUEST_TIMEOUT = 5
 
 
-def set_variables(api, slug, environment, values):
+def set_variables(api, slug, environment, values, secret=True):
     response = api.put(
         f"/api/services/{slug}/variables/{environment}",
-        [{"key": key, "value": value} for key, value in values.items()],
+        [
+            {"key": key, "value": value, "secret": secret}
+            for key, value in values.items()
+        ],
         format="json",
     )
     assert response.status_code == 200, response.content
 
 
-def deploy(api, worker, slug, environment, version):
-    """Ask for a deployment and wait for the worker to finish it."""
-    response = api.post(
-        "/api/deployments",
-        {"serviceId": slug, "environment": environment, "version": version},
-        format="json",
-    )
-    assert response.status_code == 202, response.content
-    url = response["Location"]
-    assert url == response.json()["url"]
+def ask_to_deploy(api, slug, environment, version, idempotency_key=None, **options):
+    """``POST /api/deployments``; ``options`` are further body keys."""
+    body = {"serviceId": slug, "environment": environment, "version": version}
+    extra = {}
+    if idempotency_key is not None:
+        extra["HTTP_IDEMPOTENCY_KEY"] = idempotency_key
+    return api.post("/api/deployments", {**body, **options}, format="json", **extra)
+
+
+def wait_until_finished(api, worker, url, what="the deployment"):
     try:
         return wait_for(
             lambda: api.get(url).json(),
             lambda body: body["status"] in FINISHED,
             DEPLOY_TIMEOUT,
-            what=f"deployment of {slug} {version}",
+            what=what,
         )
     except AssertionError as exc:
         raise AssertionError(f"{exc}\nworker log:\n{worker.log_tail()}") from None
+
+
+def accepted(response):
+    """The url of the deployment a 202 answer names."""
+    assert response.status_code == 202, response.content
+    url = response["Location"]
+    assert url == response.json()["url"]
+    return url
+
+
+def deploy(api, worker, slug, environment, version, **options):
+    """Ask for a deployment and wait for the worker to finish it."""
+    url = accepted(ask_to_deploy(api, slug, environment, version, **options))
+    return wait_until_finished(api, worker, url, f"deployment of {slug} {version}")
 
 
 def log_messages(deployment):
@@ -66,3 +87,71 @@ def wait_until_stopped(api, deployment):
         30,
         what=f"deployment #{deployment['id']} to be stopped",
     )
+
+
+def remove_containers(docker_client, slug):
+    """Remove every container a test's deployments of ``slug`` left."""
+    for container in docker_client.containers.list(all=True):
+        if container.name.startswith(f"mech-{slug}-"):
+            container.remove(force=True)
+
+
+def containers_of(docker_client, slug):
+    return sorted(
+        container.name
+        for container in docker_client.containers.list(all=True)
+        if container.name.startswith(f"mech-{slug}-")
+    )
+
+
+class Requester:
+    """A client thread sending GETs through nginx until stopped.
+
+    Every answer is recorded as ``(time.time(), status, text)``; a request
+    that got no answer is recorded with status None. The thread stops by
+    itself after ``max_seconds`` or ``max_requests``.
+    """
+
+    def __init__(self, listen, hostname, path, max_seconds=60, max_requests=20000):
+        self.url = f"http://{listen}{path}"
+        self.hostname = hostname
+        self.max_seconds = max_seconds
+        self.max_requests = max_requests
+        self.answers = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info):
+        self.stop()
+
+    def stop(self):
+        self._stop.set()
+        self._thread.join(REQUEST_TIMEOUT * 2)
+
+    def _run(self):
+        deadline = time.monotonic() + self.max_seconds
+        with requests.Session() as session:
+            session.trust_env = False
+            while not self._stop.is_set() and time.monotonic() < deadline:
+                if len(self.answers) >= self.max_requests:
+                    return
+                self.answers.append(self._get(session))
+
+    def _get(self, session):
+        try:
+            response = session.get(
+                self.url, headers={"Host": self.hostname}, timeout=REQUEST_TIMEOUT
+            )
+        except requests.RequestException as exc:
+            return (time.time(), None, repr(exc))
+        return (time.time(), response.status_code, response.text)
+
+    def failures(self):
+        return [answer for answer in self.answers if answer[1] != 200]
+
+    def texts_between(self, start, end):
+        return [text for at, _, text in self.answers if start <= at <= end]
