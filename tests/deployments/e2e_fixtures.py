@@ -13,9 +13,10 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
-from deployments import traffic
 from deployments.backends.base import pick_port
 from deployments.models import Environment
+from deployments.traffic import wants_proxy
+from deployments.traffic.nginx import NginxRouter
 from tests.catalog import add_service
 from tests.deployments.steps import remove_containers, set_variables
 from tests.images import (
@@ -80,8 +81,22 @@ def routed_fixture(celery_worker, monkeypatch):
     return nginx["MECH_NGINX_LISTEN"]
 
 
+def worker_router(worker):
+    """The router the worker uses, or None when it has no nginx."""
+    nginx = worker.nginx
+    if not nginx:
+        return None
+    return NginxRouter(
+        directory=nginx["MECH_NGINX_DIR"],
+        listen=nginx["MECH_NGINX_LISTEN"],
+        binary=nginx["MECH_NGINX_BIN"],
+    )
+
+
 @pytest.fixture(name="e2e_service")
-def e2e_service_fixture(e2e_images, api, docker_client, running_instances):
+def e2e_service_fixture(
+    e2e_images, api, docker_client, celery_worker, running_instances
+):
     """``e2e_service(*environments, nginx=False, optional=(), repository=...)``.
 
     A new service on the e2e images (or another repository), requiring
@@ -116,11 +131,12 @@ def e2e_service_fixture(e2e_images, api, docker_client, running_instances):
         return service
 
     yield make
+    router = worker_router(celery_worker)
     for service, environments in made:
         remove_containers(docker_client, service.slug)
-        if traffic.enabled_for(service):
+        if router is not None and wants_proxy(service):
             for environment in environments:
-                traffic.remove(service, environment)
+                router.remove(service, environment)
 
 
 def hostname(service, environment):
