@@ -66,7 +66,11 @@ def _remove_leftover_containers(slug):
     client = docker.DockerClient(base_url=_docker_host())
     for container in client.containers.list(all=True):
         if container.name.startswith(f"mech-{slug}-"):
-            container.remove(force=True)
+            # The worker may be removing it at the same moment.
+            try:
+                container.remove(force=True)
+            except docker.errors.NotFound:
+                pass
 
 
 def _docker_host():
