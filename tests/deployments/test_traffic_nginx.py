@@ -183,6 +183,17 @@ def test_proxy_headers_reach_the_instance(nginx_router, backends, client):
     assert headers["X-Forwarded-For"] == "10.9.8.7, 127.0.0.1"
 
 
+def _logged(router, service, offset, count, seconds=5.0):
+    """Stats once ``count`` requests are logged: nginx logs after answering."""
+    deadline = time.monotonic() + seconds
+    while True:
+        stats = router.upstream_stats(service, "production", offset)
+        logged = sum(counts.requests for counts in stats.addresses.values())
+        if logged >= count or time.monotonic() > deadline:
+            return stats
+        time.sleep(0.02)
+
+
 def test_upstream_stats_count_5xx_per_address(nginx_router, backends, client):
     stable, canary = backends("stable"), backends("canary", status=500)
     service = make_service()
@@ -192,9 +203,9 @@ def test_upstream_stats_count_5xx_per_address(nginx_router, backends, client):
     offset = nginx_router.log_offset(service, "production")
 
     answers(client, nginx_router, DOMAIN, 40)
-    stats = nginx_router.upstream_stats(service, "production", offset)
+    stats = _logged(nginx_router, service, offset, 40)
     answers(client, nginx_router, DOMAIN, 10)
-    later = nginx_router.upstream_stats(service, "production", stats.offset)
+    later = _logged(nginx_router, service, stats.offset, 10)
 
     assert stats.for_address(stable.address).requests == 20
     assert stats.for_address(stable.address).errors == 0
