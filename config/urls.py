@@ -6,6 +6,7 @@ from rest_framework.routers import SimpleRouter
 from rest_framework_simplejwt.views import TokenBlacklistView, TokenRefreshView
 
 from accounts.api.views import LoginView
+from deployments.api.hooks import DeployHookView
 from deployments.api.releases import LedgerView, ReleaseListView, ReleaseSyncView
 from deployments.api.variables import VariablesView, VariableView
 from deployments.api.views import (
@@ -57,6 +58,7 @@ api = [
         ServiceRollbackView.as_view(),
         name="service-rollback",
     ),
+    path("hooks/deploy", DeployHookView.as_view(), name="deploy-hook"),
     path("health", HealthOverviewView.as_view(), name="health-overview"),
     path(
         "health/<slug:service_id>", ServiceHealthView.as_view(), name="service-health"

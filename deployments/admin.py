@@ -7,14 +7,16 @@ values are write-only: the admin sets them but never shows them.
 """
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.db.models import Count, Q
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from deployments.choices import DeploymentStatus
+from deployments.hooks import TOKEN_PREFIX, issue_hook, revoke_hook
 from deployments.models import (
     ConfigValue,
+    DeployHook,
     Deployment,
     Environment,
     LedgerEntry,
@@ -319,3 +321,82 @@ class LedgerEntryAdmin(HistoryAdmin):
     search_fields = ["service__slug", "version", "reason"]
     raw_id_fields = ["service", "deployment"]
     date_hierarchy = "created_at"
+
+
+class DeployHookCreationForm(forms.ModelForm):
+    class Meta:
+        model = DeployHook
+        fields = ["service", "environment", "name"]
+
+
+@admin.register(DeployHook)
+class DeployHookAdmin(admin.ModelAdmin):
+    """Hooks are created here (the token is shown once) and revoked, never edited."""
+
+    list_display = [
+        "name",
+        "service",
+        "environment",
+        "created_by",
+        "prefix",
+        "created_at",
+        "last_used_at",
+        "revoked_at",
+    ]
+    list_filter = ["environment", ("revoked_at", admin.EmptyFieldListFilter)]
+    search_fields = ["name", "service__slug", "created_by__username"]
+    list_select_related = ["service", "environment", "created_by"]
+    readonly_fields = [
+        "name",
+        "service",
+        "environment",
+        "created_by",
+        "prefix",
+        "created_at",
+        "last_used_at",
+        "revoked_at",
+    ]
+    actions = ["revoke"]
+
+    @admin.display(description="token")
+    def prefix(self, obj):
+        return f"{TOKEN_PREFIX}{obj.lookup}…"
+
+    def get_form(self, request, obj=None, **kwargs):
+        if obj is None:
+            kwargs["form"] = DeployHookCreationForm
+        return super().get_form(request, obj, **kwargs)
+
+    def get_readonly_fields(self, request, obj=None):
+        return [] if obj is None else self.readonly_fields
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return DeployHookCreationForm.Meta.fields
+        return self.readonly_fields
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            return
+        data = form.cleaned_data
+        hook, token = issue_hook(
+            data["service"], data["environment"], request.user, data["name"]
+        )
+        obj.pk, obj.lookup = hook.pk, hook.lookup
+        obj._state.adding = False
+        messages.warning(
+            request,
+            f"The hook's token is {token}; copy it now, it is not shown again. "
+            "Deploys through it run with your permissions.",
+        )
+
+    def has_delete_permission(self, request, obj=None):
+        # Revoke instead, so the audit log keeps pointing at a real hook.
+        return False
+
+    @admin.action(description="Revoke the selected hooks now")
+    def revoke(self, request, queryset):
+        hooks = list(queryset.filter(revoked_at__isnull=True))
+        for hook in hooks:
+            revoke_hook(hook)
+        self.message_user(request, f"Revoked {len(hooks)} hook(s).")

@@ -335,3 +335,38 @@ class LedgerEntry(models.Model):
 
     def delete(self, *args, **kwargs):
         raise TypeError("ledger entries are never deleted")
+
+
+class DeployHook(models.Model):
+    """A secret URL-less token that deploys one service to one environment.
+
+    A CI job that just pushed an image calls ``POST /api/hooks/deploy`` with
+    the token as ``Authorization: Bearer mrh_…`` and a version. The deploy
+    runs with the permissions of the person who created the hook, so a hook
+    never grants more than its creator has. Only a hash of the token is kept.
+    """
+
+    service = models.ForeignKey(
+        Service, on_delete=models.CASCADE, related_name="deploy_hooks"
+    )
+    environment = models.ForeignKey(
+        Environment, on_delete=models.CASCADE, related_name="deploy_hooks"
+    )
+    name = models.CharField(max_length=100)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="deploy_hooks",
+        help_text="Deploys run with this person's permissions.",
+    )
+    lookup = models.CharField(max_length=8, unique=True, editable=False)
+    token_hash = models.CharField(max_length=64, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["service", "environment", "name"]
+
+    def __str__(self):
+        return f"{self.name} ({self.service} → {self.environment})"

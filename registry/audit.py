@@ -44,6 +44,7 @@ TRACKED_MODELS = [
     "deployments.ConfigValue",
     "deployments.Deployment",
     "deployments.Release",
+    "deployments.DeployHook",
     "accounts.ApiKey",
     "auth.User",
     "auth.Group",
@@ -116,7 +117,8 @@ def _who(context):
         key = auth if isinstance(auth, ApiKey) else None
     if user is not None and not user.is_authenticated:
         user = None
-    name = user.get_username() if user is not None else context.actor_name
+    # A context may name the actor more precisely, e.g. "ana (hook ci)".
+    name = context.actor_name or (user.get_username() if user is not None else "")
     return user, name, key
 
 

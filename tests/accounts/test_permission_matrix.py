@@ -281,6 +281,11 @@ RULES = {
         lambda w, t: (f"/api/services/{_svc(w, t).slug}/releases/sync", {}),
         {"own": {V: 403, D: 403, M: 200, A: 200}, "other": only_admin(200)},
     ),
+    # Only a deploy hook's own token opens this door; API keys do not.
+    ("deploy-hook", "POST"): (
+        lambda w, t: ("/api/hooks/deploy", {"version": "1.0.0"}),
+        {"own": every(401)},
+    ),
     ("deployment-detail", "GET"): (
         lambda w, t: (f"/api/deployments/{_deployment(w, t)}", None),
         {"own": every(200), "other": only_admin(200)},
