@@ -466,13 +466,11 @@ def plan_deployment(service, environment, version, strategy=None):
     ).first()
     new_fingerprint = config.fingerprint(config.injected(service, values))
     old_fingerprint = current.config_fingerprint if current else {}
-    problems, image, chosen = [], None, None
-    try:
-        validate_request(service, environment, version)
-        chosen = choose_strategy(service, environment, strategy)
-        image = _planned_image(service, environment, version)
-    except RegistryError as exc:
-        problems.append({"code": exc.code, "message": exc.message})
+    # Each part is planned on its own, so one problem hides none of the rest.
+    problems = []
+    image = _checked(problems, _planned_image, service, environment, version)
+    _checked(problems, validate_target, service, environment)
+    chosen = _checked(problems, choose_strategy, service, environment, strategy)
     return {
         "serviceId": service.slug,
         "environment": environment.name,
@@ -489,8 +487,18 @@ def plan_deployment(service, environment, version, strategy=None):
     }
 
 
+def _checked(problems, step, *args):
+    """``step(*args)``, or None with its refusal added to ``problems``."""
+    try:
+        return step(*args)
+    except RegistryError as exc:
+        problems.append({"code": exc.code, "message": exc.message})
+        return None
+
+
 def _planned_image(service, environment, version):
     """The image a deploy would run, without recording a new release."""
+    check_version(version)
     if resolve(environment.backend) != BackendKind.DOCKER:
         return None
     release = releases.find_release(service, version)
