@@ -16,7 +16,7 @@ from django.utils import timezone
 from rest_framework import authentication, exceptions
 
 from accounts import lockout
-from accounts.models import KEY_PREFIX, LOOKUP_LENGTH, ApiKey, hash_key
+from accounts.models import KEY_PREFIX, ApiKey, hash_key, lookup_of
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +45,7 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
             raise
 
     def _authenticate_key(self, token):
-        lookup = token[len(KEY_PREFIX) : len(KEY_PREFIX) + LOOKUP_LENGTH]
+        lookup = lookup_of(token, KEY_PREFIX)
         api_key = (
             ApiKey.objects.usable().select_related("user").filter(lookup=lookup).first()
         )

@@ -25,6 +25,19 @@ def hash_key(raw_key):
     return hashlib.sha256(raw_key.encode()).hexdigest()
 
 
+def new_token(prefix):
+    """``(lookup, token)``: a random token whose lookup part finds its row."""
+    lookup = secrets.token_hex(LOOKUP_LENGTH // 2)
+    return lookup, f"{prefix}{lookup}{secrets.token_urlsafe(32)}"
+
+
+def lookup_of(token, prefix):
+    """The lookup part of a token with ``prefix``, or None for another kind."""
+    if not token.startswith(prefix):
+        return None
+    return token[len(prefix) : len(prefix) + LOOKUP_LENGTH]
+
+
 class ApiKeyQuerySet(models.QuerySet):
     def usable(self):
         now = timezone.now()
@@ -79,8 +92,7 @@ class ApiKey(models.Model):
         unknown = set(scopes) - set(Scope.values)
         if unknown:
             raise ValueError(f"unknown scopes: {', '.join(sorted(unknown))}")
-        lookup = secrets.token_hex(LOOKUP_LENGTH // 2)
-        raw_key = f"{KEY_PREFIX}{lookup}{secrets.token_urlsafe(32)}"
+        lookup, raw_key = new_token(KEY_PREFIX)
         api_key = cls.objects.create(
             user=user,
             name=name,

@@ -5,11 +5,10 @@ whole token is compared with the stored SHA-256 in constant time.
 """
 
 import hmac
-import secrets
 
 from django.utils import timezone
 
-from accounts.models import hash_key
+from accounts.models import hash_key, lookup_of, new_token
 from deployments.actions import request_deployment
 from deployments.choices import Trigger
 from deployments.models import DeployHook
@@ -17,13 +16,11 @@ from registry.audit import audit_context
 from registry.choices import Interface
 
 TOKEN_PREFIX = "mrh_"  # noqa: S105  (a prefix, not a secret)
-LOOKUP_LENGTH = 8
 
 
 def issue_hook(service, environment, user, name):
     """Create a hook; return ``(hook, token)``. Show the token once."""
-    lookup = secrets.token_hex(LOOKUP_LENGTH // 2)
-    token = f"{TOKEN_PREFIX}{lookup}{secrets.token_urlsafe(32)}"
+    lookup, token = new_token(TOKEN_PREFIX)
     hook = DeployHook.objects.create(
         service=service,
         environment=environment,
@@ -37,9 +34,9 @@ def issue_hook(service, environment, user, name):
 
 def find_hook(token):
     """The usable hook this token belongs to, or None."""
-    if not token.startswith(TOKEN_PREFIX):
+    lookup = lookup_of(token, TOKEN_PREFIX)
+    if lookup is None:
         return None
-    lookup = token[len(TOKEN_PREFIX) : len(TOKEN_PREFIX) + LOOKUP_LENGTH]
     hook = (
         DeployHook.objects.select_related("service", "environment", "created_by")
         .filter(lookup=lookup, revoked_at__isnull=True)
