@@ -6,6 +6,7 @@ one, since the previous version keeps its port until the new one is healthy.
 """
 
 import logging
+import threading
 
 import docker
 from django.conf import settings
@@ -18,6 +19,22 @@ logger = logging.getLogger(__name__)
 STOP_TIMEOUT_SECONDS = 5
 LABEL = "io.mech-registry.deployment"
 
+# One client per thread and engine: making one asks the engine for its API
+# version, a round trip each deployment would otherwise pay.
+_clients = threading.local()
+
+
+def engine_client(base_url):
+    cached = getattr(_clients, "by_url", None)
+    if cached is None:
+        cached = _clients.by_url = {}
+    if base_url not in cached:
+        try:
+            cached[base_url] = docker.DockerClient(base_url=base_url, timeout=60)
+        except DockerException as exc:
+            raise BackendError(f"cannot reach the Docker engine: {exc}")
+    return cached[base_url]
+
 
 class DockerBackend(Backend):
     kind = "docker"
@@ -28,12 +45,7 @@ class DockerBackend(Backend):
     @property
     def client(self):
         if self._client is None:
-            try:
-                self._client = docker.DockerClient(
-                    base_url=settings.MECH["DOCKER_HOST"], timeout=60
-                )
-            except DockerException as exc:
-                raise BackendError(f"cannot reach the Docker engine: {exc}")
+            self._client = engine_client(settings.MECH["DOCKER_HOST"])
         return self._client
 
     def ensure_image(self, image, log):
@@ -75,24 +87,29 @@ class DockerBackend(Backend):
         port = pick_port(spec.preferred_port)
         env = {**spec.env, "PORT": str(port)}
         log(f"starting container {spec.name} from {spec.image} on port {port}")
+        api = self.client.api
+        host_config = api.create_host_config(
+            network_mode="host",
+            # A small init as PID 1 passes SIGTERM on: a server running as
+            # PID 1 without a handler ignores it, so every stop would wait
+            # out STOP_TIMEOUT_SECONDS.
+            init=True,
+            restart_policy={"Name": "unless-stopped"},
+        )
         try:
-            container = self.client.containers.run(
+            # The low-level calls skip the inspect containers.run adds.
+            created = api.create_container(
                 spec.image,
                 name=spec.name,
-                detach=True,
-                network_mode="host",
-                # A small init as PID 1 passes SIGTERM on: a server running
-                # as PID 1 without a handler ignores it, so every stop would
-                # wait out STOP_TIMEOUT_SECONDS.
-                init=True,
                 environment=env,
                 labels={LABEL: str(spec.deployment_id)},
-                restart_policy={"Name": "unless-stopped"},
+                host_config=host_config,
             )
+            api.start(created["Id"])
         except APIError as exc:
             raise BackendError(f"cannot start container: {exc.explanation}")
         return Instance(
-            handle=container.id,
+            handle=created["Id"],
             address=f"127.0.0.1:{port}",
             digest=_repo_digest(image, spec.image),
         )
@@ -104,15 +121,13 @@ class DockerBackend(Backend):
             return None
 
     def stop(self, handle, log):
-        container = self._container(handle)
-        if container is None:
+        api = self.client.api
+        try:
+            api.stop(handle, timeout=STOP_TIMEOUT_SECONDS)
+            api.remove_container(handle, force=True)
+        except NotFound:
             log(f"container {handle[:12]} is already gone")
             return
-        try:
-            container.stop(timeout=STOP_TIMEOUT_SECONDS)
-            container.remove(force=True)
-        except NotFound:
-            pass
         except APIError as exc:
             raise BackendError(
                 f"cannot stop container {handle[:12]}: {exc.explanation}"
