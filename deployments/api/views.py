@@ -35,7 +35,19 @@ from services.models import Service
 LOG_PAGE_SIZE = 500
 
 
+class ActiveDeploymentUrlMixin:
+    """A 409 for a deployment in progress links that deployment."""
+
+    def handle_exception(self, exc):
+        if isinstance(exc, DeploymentInProgress):
+            exc.details["activeDeploymentUrl"] = reverse(
+                "deployment-detail", args=[exc.active.pk], request=self.request
+            )
+        return super().handle_exception(exc)
+
+
 class DeploymentViewSet(
+    ActiveDeploymentUrlMixin,
     mixins.CreateModelMixin,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
@@ -90,26 +102,19 @@ class DeploymentViewSet(
                 service, environment, data["version"], data.get("strategy")
             )
             return Response(plan, status=status.HTTP_200_OK)
-        try:
-            deployment = request_deployment(
-                service,
-                environment,
-                data["version"],
-                user=request.user,
-                trigger=Trigger.API,
-                queue=data["queue"],
-                idempotency_key=request.headers.get("Idempotency-Key", "")[:200],
-                strategy=data.get("strategy"),
-                override_bad_release=data["overrideBadRelease"],
-                reason=data["reason"],
-            )
-        except DeploymentInProgress as exc:
-            exc.details["activeDeploymentUrl"] = self._url(exc.active)
-            raise
+        deployment = request_deployment(
+            service,
+            environment,
+            data["version"],
+            user=request.user,
+            trigger=Trigger.API,
+            queue=data["queue"],
+            idempotency_key=request.headers.get("Idempotency-Key", "")[:200],
+            strategy=data.get("strategy"),
+            override_bad_release=data["overrideBadRelease"],
+            reason=data["reason"],
+        )
         return self._accepted(deployment)
-
-    def _url(self, deployment):
-        return reverse("deployment-detail", args=[deployment.pk], request=self.request)
 
     def _accepted(self, deployment):
         body = DeploymentSerializer(
@@ -131,16 +136,12 @@ class DeploymentViewSet(
         deployment = self.get_object()
         serializer = RollbackRequestSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        try:
-            rollback = rollback_deployment(
-                deployment,
-                user=request.user,
-                trigger=Trigger.API,
-                reason=serializer.validated_data["reason"],
-            )
-        except DeploymentInProgress as exc:
-            exc.details["activeDeploymentUrl"] = self._url(exc.active)
-            raise
+        rollback = rollback_deployment(
+            deployment,
+            user=request.user,
+            trigger=Trigger.API,
+            reason=serializer.validated_data["reason"],
+        )
         return self._accepted(rollback)
 
     @extend_schema(
@@ -157,18 +158,14 @@ class DeploymentViewSet(
         )
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        try:
-            deployment = promote(
-                data["serviceId"],
-                data["source"],
-                data["target"],
-                user=request.user,
-                trigger=Trigger.API,
-                reason=data["reason"],
-            )
-        except DeploymentInProgress as exc:
-            exc.details["activeDeploymentUrl"] = self._url(exc.active)
-            raise
+        deployment = promote(
+            data["serviceId"],
+            data["source"],
+            data["target"],
+            user=request.user,
+            trigger=Trigger.API,
+            reason=data["reason"],
+        )
         return self._accepted(deployment)
 
     @extend_schema(
@@ -204,7 +201,7 @@ class EnvironmentViewSet(
     lookup_field = "name"
 
 
-class ServiceRollbackView(APIView):
+class ServiceRollbackView(ActiveDeploymentUrlMixin, APIView):
     """Roll a service in one environment back to a release that served before."""
 
     @extend_schema(
@@ -217,19 +214,14 @@ class ServiceRollbackView(APIView):
         serializer = RollbackToRequestSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        try:
-            deployment = rollback_to(
-                service,
-                data["environment"],
-                data["version"],
-                user=request.user,
-                trigger=Trigger.API,
-                reason=data["reason"],
-            )
-        except DeploymentInProgress as exc:
-            url = reverse("deployment-detail", args=[exc.active.pk], request=request)
-            exc.details["activeDeploymentUrl"] = url
-            raise
+        deployment = rollback_to(
+            service,
+            data["environment"],
+            data["version"],
+            user=request.user,
+            trigger=Trigger.API,
+            reason=data["reason"],
+        )
         body = DeploymentSerializer(deployment, context={"request": request}).data
         return Response(
             body, status=status.HTTP_202_ACCEPTED, headers={"Location": body["url"]}
