@@ -90,22 +90,25 @@ def wait_until_stopped(api, deployment):
     )
 
 
+def containers_of(docker_client, slug):
+    """Names of the containers deployments of ``slug`` started, sorted.
+
+    One listing call with no inspection afterwards: containers of other
+    tests may disappear meanwhile.
+    """
+    prefix = f"mech-{slug}-"
+    listed = docker_client.api.containers(all=True, filters={"name": prefix})
+    names = (name.lstrip("/") for entry in listed for name in entry["Names"])
+    return sorted(name for name in names if name.startswith(prefix))
+
+
 def remove_containers(docker_client, slug):
     """Remove every container a test's deployments of ``slug`` left."""
-    for container in docker_client.containers.list(all=True):
-        if container.name.startswith(f"mech-{slug}-"):
-            try:
-                container.remove(force=True)
-            except docker.errors.NotFound:
-                pass  # the worker removed it meanwhile
-
-
-def containers_of(docker_client, slug):
-    return sorted(
-        container.name
-        for container in docker_client.containers.list(all=True)
-        if container.name.startswith(f"mech-{slug}-")
-    )
+    for name in containers_of(docker_client, slug):
+        try:
+            docker_client.api.remove_container(name, force=True)
+        except docker.errors.NotFound:
+            pass  # the worker removed it meanwhile
 
 
 class Requester:
