@@ -10,10 +10,12 @@ import uuid
 
 import pytest
 from django.conf import settings
+from django.core.cache import cache
 from rest_framework.test import APIClient
 
 from accounts.models import ApiKey
 from config.celery import app as celery_app
+from tests.accounts.personas import make_world
 from tests.parts import (
     REGISTRY,
     docker_status,
@@ -151,3 +153,23 @@ def _forget_queue():
 
     client = redis.Redis.from_url(BROKER_URL)
     client.delete(QUEUE, f"_kombu.binding.{QUEUE}")
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    # Throttle and lockout counters live in the cache.
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def _quick_passwords(settings):
+    # Hashing strength is not what these tests are about.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def world(db):
+    """Four people, one per role, in team alpha, which owns alpha-api only."""
+    return make_world()

@@ -5,7 +5,6 @@ from io import StringIO
 from unittest import mock
 
 import pytest
-from django.core.cache import cache
 from django.core.management import CommandError, call_command
 from rest_framework.test import APIClient
 
@@ -15,23 +14,10 @@ from deployments.hooks import issue_hook, revoke_hook
 from deployments.models import DeployHook, Deployment, Release
 from registry.choices import Interface
 from registry.models import AuditEntry
-from tests.accounts.personas import make_world
 
 pytestmark = pytest.mark.django_db
 
 URL = "/api/hooks/deploy"
-
-
-@pytest.fixture(autouse=True)
-def _fresh_cache():
-    cache.clear()
-    yield
-    cache.clear()
-
-
-@pytest.fixture
-def world():
-    return make_world()
 
 
 @pytest.fixture
