@@ -162,6 +162,10 @@ class NginxRouter(Router):
         return hostnames
 
     def set_upstreams(self, service, environment, weighted_addresses):
+        # Known limitation: a reload closes the old workers' idle keep-alive
+        # connections, so a client that reuses one at that instant may see it
+        # closed without an answer (seen about once in a dozen switches); new
+        # connections, and clients that retry idempotent requests, see no error.
         upstreams = normalize_upstreams(weighted_addresses)
         if not self.enabled_for(service):
             self.remove(service, environment)
