@@ -22,6 +22,7 @@ from services.schema import SERVICE_CONFIG_SCHEMA
 
 MAX_NODES = 20_000
 MAX_DEPTH = 16
+MAX_ALIASES = 50
 MAX_ERRORS = 20
 
 _STR_TAG = "tag:yaml.org,2002:str"
@@ -39,6 +40,10 @@ class _Resolver(yaml.resolver.BaseResolver):
     """Resolves every plain scalar to a string; the schema types it later."""
 
 
+class _Refused(yaml.MarkedYAMLError):
+    """A document the loader will not compose: too deep, or too many aliases."""
+
+
 class _Loader(
     yaml.reader.Reader,
     yaml.scanner.Scanner,
@@ -52,6 +57,27 @@ class _Loader(
         yaml.parser.Parser.__init__(self)
         yaml.composer.Composer.__init__(self)
         _Resolver.__init__(self)
+        self.depth = 0
+        self.aliases = 0
+
+    def compose_node(self, parent, index):
+        # Bounded here, before PyYAML's recursion could exhaust the stack.
+        mark = self.peek_event().start_mark
+        if self.check_event(yaml.AliasEvent):
+            self.aliases += 1
+            if self.aliases > MAX_ALIASES:
+                problem = (
+                    f"more than {MAX_ALIASES} aliases (*name); alias bombs are refused"
+                )
+                raise _Refused(problem=problem, problem_mark=mark)
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            problem = f"nested deeper than {MAX_DEPTH} levels"
+            raise _Refused(problem=problem, problem_mark=mark)
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
 
 
 @dataclass(frozen=True)
@@ -105,7 +131,7 @@ def parse_definition(text, source="<input>"):
         size = len(text.encode("utf-8"))
     limit = settings.MECH["MAX_CONFIG_BYTES"]
     if size > limit:
-        message = f"file is {size} bytes; the limit is {limit} bytes"
+        message = f"file is larger than the limit of {limit} bytes"
         raise DefinitionError(source, [Problem(None, "", message)])
 
     node = _compose(text, source)
@@ -123,6 +149,9 @@ def _compose(text, source):
     loader = _Loader(text)
     try:
         node = loader.get_single_node()
+    except _Refused as exc:
+        line = exc.problem_mark.line + 1
+        raise DefinitionError(source, [Problem(line, "", exc.problem)])
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None

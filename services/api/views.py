@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.db import transaction
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
@@ -32,7 +33,10 @@ class YamlParser(parsers.BaseParser):
     media_type = "application/yaml"
 
     def parse(self, stream, media_type=None, parser_context=None):
-        return stream.read()
+        if stream is None:
+            return b""
+        # One byte past the limit is enough for the reader to refuse it.
+        return stream.read(settings.MECH["MAX_CONFIG_BYTES"] + 1)
 
 
 class TextYamlParser(YamlParser):

@@ -130,3 +130,21 @@ def test_json_schema_is_published_for_editors_without_auth(anonymous):
         "minimum": 1,
         "maximum": 65535,
     }
+
+
+def test_an_oversized_body_is_refused_without_reading_it_all(api, settings):
+    settings.MECH = {**settings.MECH, "MAX_CONFIG_BYTES": 4096}
+    text = VALID + "#" * (10 * 1024 * 1024)
+
+    response = post_yaml(api, text)
+
+    assert response.status_code == 400
+    assert response.json()["errors"] == [
+        {
+            "file": "request body",
+            "line": None,
+            "field": "",
+            "message": "file is larger than the limit of 4096 bytes",
+        }
+    ]
+    assert Service.objects.count() == 0

@@ -1,7 +1,5 @@
 """YAML is read safely, with the meanings of YAML 1.2, and refused clearly."""
 
-import time
-
 import pytest
 
 from services.actions import import_text
@@ -78,24 +76,42 @@ def test_duplicate_keys_are_refused_naming_the_second_line():
     ]
 
 
-def test_billion_laughs_is_refused_quickly_and_imports_nothing():
+def test_billion_laughs_is_refused_by_its_alias_count_and_imports_nothing():
     lines = ["id: bomb", "name: Bomb", "configuration: {port: 80}"]
     lines.append("a: &a [" + ", ".join(["lol"] * 9) + "]")
     for name, previous in zip("bcdefghi", "abcdefgh", strict=True):
         lines.append(f"{name}: &{name} [" + ", ".join([f"*{previous}"] * 9) + "]")
     text = "\n".join(lines) + "\n"
 
-    started = time.perf_counter()
     report = import_text(text.encode(), "bomb.yaml")
-    elapsed = time.perf_counter() - started
 
-    assert elapsed < 1.0
     (error,) = report.errors
-    problems = error.as_list()
-    assert [p["field"] for p in problems] == list("abcdefghi")
-    assert [p["line"] for p in problems] == list(range(4, 13))
-    assert problems[0]["message"].startswith("unknown field; allowed here: id, name")
+    assert error.as_list() == [
+        {
+            "file": "bomb.yaml",
+            "line": 10,
+            "field": "",
+            "message": "more than 50 aliases (*name); alias bombs are refused",
+        }
+    ]
     assert Service.objects.count() == 0
+
+
+def test_deep_nesting_is_refused_with_its_line_instead_of_crashing():
+    text = "id: deep\nname: Deep\nconfiguration: {port: 80}\n"
+    text += "description: " + "[" * 5000 + "]" * 5000 + "\n"
+
+    report = import_text(text.encode(), "deep.yaml")
+
+    (error,) = report.errors
+    assert error.as_list() == [
+        {
+            "file": "deep.yaml",
+            "line": 4,
+            "field": "",
+            "message": "nested deeper than 16 levels",
+        }
+    ]
 
 
 def test_aliases_to_a_list_where_a_string_is_wanted_are_refused():
@@ -116,12 +132,11 @@ def test_aliases_to_a_list_where_a_string_is_wanted_are_refused():
 def test_file_over_the_size_limit_is_refused_before_parsing(settings):
     settings.MECH = {**settings.MECH, "MAX_CONFIG_BYTES": 2048}
     text = "id: big\nname: Big\nconfiguration: {port: 80}\n" + "# pad\n" * 400
-    size = len(text.encode())
 
     report = import_text(text.encode(), "big.yaml")
 
     (error,) = report.errors
-    assert str(error) == f"big.yaml: file is {size} bytes; the limit is 2048 bytes"
+    assert str(error) == "big.yaml: file is larger than the limit of 2048 bytes"
     assert Service.objects.count() == 0
 
 
@@ -131,7 +146,7 @@ def test_default_size_limit_is_256_kib():
 
     assert parse_definition(text.encode())["id"] == "big"
     (error,) = errors_of(text + "#")
-    assert error["message"] == "file is 262145 bytes; the limit is 262144 bytes"
+    assert error["message"] == "file is larger than the limit of 262144 bytes"
 
 
 @pytest.mark.parametrize(
