@@ -129,6 +129,10 @@ class DockerBackend(Backend):
             log(f"container {handle[:12]} is already gone")
             return
         except APIError as exc:
+            if exc.status_code == 409:
+                # Someone else is already removing it: the outcome we want.
+                log(f"container {handle[:12]} is already being removed")
+                return
             raise BackendError(
                 f"cannot stop container {handle[:12]}: {exc.explanation}"
             )

@@ -105,10 +105,18 @@ def containers_of(docker_client, slug):
 def remove_containers(docker_client, slug):
     """Remove every container a test's deployments of ``slug`` left."""
     for name in containers_of(docker_client, slug):
-        try:
-            docker_client.api.remove_container(name, force=True)
-        except docker.errors.NotFound:
-            pass  # the worker removed it meanwhile
+        remove_container(docker_client, name)
+
+
+def remove_container(docker_client, name):
+    """Remove one container; the worker may be removing it at the same moment."""
+    try:
+        docker_client.api.remove_container(name, force=True)
+    except docker.errors.NotFound:
+        pass
+    except docker.errors.APIError as exc:
+        if exc.status_code != 409:  # "removal ... is already in progress"
+            raise
 
 
 class Requester:

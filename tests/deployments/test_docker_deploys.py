@@ -18,6 +18,7 @@ from tests.deployments.steps import (
     fetch,
     log_messages,
     refuses_connections,
+    remove_containers,
     set_variables,
     wait_until_stopped,
 )
@@ -64,13 +65,7 @@ def web_service(web_images, environment_for, api, running_instances):
 
 def _remove_leftover_containers(slug):
     client = docker.DockerClient(base_url=_docker_host())
-    for container in client.containers.list(all=True):
-        if container.name.startswith(f"mech-{slug}-"):
-            # The worker may be removing it at the same moment.
-            try:
-                container.remove(force=True)
-            except docker.errors.NotFound:
-                pass
+    remove_containers(client, slug)
 
 
 def _docker_host():
