@@ -15,7 +15,7 @@ from deployments.api.views import (
     ServiceRollbackView,
 )
 from health.api.views import HealthOverviewView, ServiceHealthView
-from registry.api.views import ApiRootView, AuditEntryViewSet
+from registry.api.views import ApiRootView, AuditEntryViewSet, DiscoveryView
 from services.api.views import ServiceViewSet, service_config_schema
 
 router = SimpleRouter()
@@ -59,6 +59,7 @@ api = [
         name="service-rollback",
     ),
     path("hooks/deploy", DeployHookView.as_view(), name="deploy-hook"),
+    path("discovery", DiscoveryView.as_view(), name="discovery"),
     path("health", HealthOverviewView.as_view(), name="health-overview"),
     path(
         "health/<slug:service_id>", ServiceHealthView.as_view(), name="service-health"

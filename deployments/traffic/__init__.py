@@ -68,6 +68,10 @@ class Router:
     def log_offset(self, service, environment):
         raise NotImplementedError
 
+    def hostnames(self, service, environment):
+        """The hostnames the proxy serves the service under in ``environment``."""
+        raise NotImplementedError
+
 
 class NullRouter(Router):
     """Used when no proxy is configured: traffic goes straight to instances."""
@@ -86,6 +90,9 @@ class NullRouter(Router):
 
     def log_offset(self, service, environment):
         return 0
+
+    def hostnames(self, service, environment):
+        return []
 
 
 def get_router():

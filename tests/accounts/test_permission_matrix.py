@@ -217,6 +217,10 @@ RULES = {
         _variable,
         {"own": {V: 403, D: 403, M: 204, A: 204}, "other": only_admin(204)},
     ),
+    ("discovery", "GET"): (
+        lambda w, t: ("/api/discovery", None),
+        {"own": every(200)},
+    ),
     ("health-overview", "GET"): (
         lambda w, t: ("/api/health", None),
         {"own": every(200)},
