@@ -62,12 +62,12 @@ def _tag_exists(name, version):
     return http_ok(f"http://{REGISTRY}/v2/{name}/manifests/{version}", timeout=5)
 
 
-def create_environment(canary_step_seconds):
+def create_environment(canary_step_seconds, name=ENVIRONMENT):
     from deployments.choices import BackendKind, Strategy
     from deployments.models import Environment
 
     environment, _ = Environment.objects.update_or_create(
-        name=ENVIRONMENT,
+        name=name,
         defaults={
             "backend": BackendKind.DOCKER,
             "strategy": Strategy.RECREATE,
@@ -86,6 +86,9 @@ def add_services(definition, environment, with_nginx):
     direct["configuration"] = {**definition["configuration"], "port": free_port()}
     direct["deployment"] = {"domains": [], "nginx": {"enabled": False}}
     targets = {"direct": _import(direct, environment)}
+    first = {**direct, "id": f"{definition['id']}-first"}
+    first["configuration"] = {**definition["configuration"], "port": free_port()}
+    targets["first"] = _import(first, environment)
     if with_nginx:
         proxied = dict(definition)
         proxied["configuration"] = {
@@ -97,7 +100,6 @@ def add_services(definition, environment, with_nginx):
 
 
 def _import(definition, environment):
-    from deployments.actions import set_variables
     from deployments.traffic import get_router, wants_proxy
     from services.actions import import_text
     from services.models import Service
@@ -107,9 +109,7 @@ def _import(definition, environment):
         raise StackError(f"the example definition was refused: {report.errors}")
     service = Service.objects.get(slug=definition["id"])
     required = definition["configuration"].get("environment", {}).get("required", [])
-    items = [{"key": key, "value": VARIABLE_VALUE, "secret": False} for key in required]
-    if items:
-        set_variables(service, environment, items)
+    _set_variables(service, environment, required)
     hostname = ""
     if wants_proxy(service):
         hostname = get_router().hostnames(service, environment)[0]
@@ -120,6 +120,22 @@ def _import(definition, environment):
         required=list(required),
         hostname=hostname,
     )
+
+
+def set_required(target, environment):
+    """Give ``target``'s required variables a value in ``environment``."""
+    from services.models import Service
+
+    service = Service.objects.get(slug=target.slug)
+    _set_variables(service, environment, target.required)
+
+
+def _set_variables(service, environment, keys):
+    from deployments.actions import set_variables
+
+    items = [{"key": key, "value": VARIABLE_VALUE, "secret": False} for key in keys]
+    if items:
+        set_variables(service, environment, items)
 
 
 def issue_api_key():

@@ -62,6 +62,9 @@ class Backend:
 
 def port_is_free(port, host="127.0.0.1"):
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        # As servers do: connections of a stopped release lingering in
+        # TIME_WAIT on the port do not keep a new listener from binding it.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((host, port))
         except OSError:
