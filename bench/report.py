@@ -14,6 +14,7 @@ MARKS = (
     (re.compile(r"^stopped container "), "container stopped"),
     (re.compile(r"^image .* is present"), "image inspected"),
     (re.compile(r"^pulling "), "pull started"),
+    (re.compile(r"^creating container "), "create asked"),
     (re.compile(r"^starting container "), "start asked"),
     (re.compile(r"^waiting up to "), "container running"),
     (re.compile(r"^healthy: "), "gate passed"),

@@ -19,7 +19,13 @@ from django.utils import timezone
 
 from deployments import config, traffic
 from deployments.actions import start_next_queued
-from deployments.backends import BackendError, LaunchSpec, get_backend, resolve
+from deployments.backends import (
+    BackendError,
+    Instance,
+    LaunchSpec,
+    get_backend,
+    resolve,
+)
 from deployments.choices import DeploymentKind, DeploymentStatus, LedgerKind, Trigger
 from deployments.health_gate import wait_until_healthy
 from deployments.models import Deployment, DeploymentLogLine
@@ -116,8 +122,19 @@ class Rollout:
 
     def start_new(self):
         """Start the new release and record where it listens."""
+        self.prepare_new()
+        self.launch_new()
+
+    def prepare_new(self, port=None):
+        """Ready the new release without running it (see ``Backend.prepare``)."""
         self.spec = build_spec(self.deployment)
-        self.instance = self.backend.start(self.spec, self.log)
+        self.prepared = self.backend.prepare(self.spec, self.log, port)
+        if self.prepared.handle:
+            # Known from here on, so a failure removes it.
+            self.instance = Instance(self.prepared.handle, self.prepared.address)
+
+    def launch_new(self):
+        self.instance = self.backend.launch(self.prepared, self.log)
         deployment = self.deployment
         deployment.handle = self.instance.handle
         deployment.address = self.instance.address
@@ -157,11 +174,18 @@ class Rollout:
         shares = ", ".join(f"{address} {weight}%" for address, weight in weighted)
         self.log(f"traffic: {shares}")
 
-    def stop_previous(self):
-        if not self.previous_running:
+    def halt_previous(self):
+        """Stop the serving release; ``discard_previous`` removes it later."""
+        previous = self.previous
+        if previous is None or previous.stopped_at is not None:
             return
-        _stop(self.previous, self.log)
-        self.previous.stopped_at = timezone.now()
+        _backend_of(previous).halt(previous.handle, self.log)
+        previous.stopped_at = timezone.now()
+        Deployment.objects.filter(pk=previous.pk).update(stopped_at=previous.stopped_at)
+
+    def discard_previous(self):
+        if self.previous is not None:
+            _discard(self.previous, self.log)
 
     def promote(self):
         """Make the new release current and record it in the ledger."""
@@ -203,6 +227,7 @@ class Rollout:
 
     def _restore_previous(self):
         """Start the previous release again after recreate stopped it."""
+        _discard(self.previous, self.log)
         if self.deployment.kind == DeploymentKind.ROLLBACK:
             self.log("not restoring again: this deployment was itself a rollback")
             return
@@ -339,8 +364,22 @@ def _digest(deployment):
     return deployment.image.split("@", 1)[1] if "@" in deployment.image else ""
 
 
+def _backend_of(deployment):
+    return get_backend(deployment.backend or deployment.environment.backend)
+
+
+def _discard(deployment, log):
+    """Remove what halting a release left behind; failures are only logged."""
+    if not deployment.handle:
+        return
+    try:
+        _backend_of(deployment).discard(deployment.handle, log)
+    except BackendError as exc:
+        log(f"could not remove {deployment.version} (#{deployment.pk}): {exc}")
+
+
 def _stop(deployment, log):
-    backend = get_backend(deployment.backend or deployment.environment.backend)
+    backend = _backend_of(deployment)
     try:
         backend.stop(deployment.handle, log)
     except BackendError as exc:
@@ -382,6 +421,7 @@ def reap(deployment_id, stale_before):
     if current is not None and current.stopped_at is not None:
         from deployments.tasks import run_deployment_task
 
+        _discard(current, log)
         restore = create_rollback(
             deployment,
             current,

@@ -33,14 +33,26 @@ def run_strategy(rollout):
 
 
 def recreate(rollout):
-    """Stop the serving release, then start the new one: brief downtime."""
-    if rollout.previous_running:
-        rollout.log(f"stopping {rollout.previous.version} first (recreate)")
-        rollout.stop_previous()
-    rollout.start_new()
+    """Stop the serving release, then start the new one: brief downtime.
+
+    The new release is prepared first and takes over the old one's port, so
+    the service is down only from the stop to the new release's first answer.
+    """
+    previous = rollout.previous if rollout.previous_running else None
+    rollout.prepare_new(port=_port_of(previous) if previous else None)
+    if previous is not None:
+        rollout.log(f"stopping {previous.version} first (recreate)")
+        rollout.halt_previous()
+    rollout.launch_new()
     rollout.gate()
     rollout.route([(rollout.instance.address, 100)])
     rollout.promote()
+    rollout.discard_previous()
+
+
+def _port_of(deployment):
+    host, _, port = deployment.address.rpartition(":")
+    return int(port) if host and port.isdigit() else None
 
 
 def blue_green(rollout):

@@ -35,18 +35,52 @@ class Instance:
     digest: str = ""
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """A new instance made ready to run; ``handle`` is set if it exists yet."""
+
+    spec: LaunchSpec
+    port: int
+    handle: str = ""
+    digest: str = ""
+
+    @property
+    def address(self):
+        return f"127.0.0.1:{self.port}"
+
+
 class Backend:
-    """The interface every backend implements."""
+    """The interface every backend implements.
+
+    ``start`` is ``prepare`` then ``launch``: a strategy that must stop the
+    old release first (recreate) prepares the new one before that stop and
+    launches it after, so the service is down only for the launch itself.
+    """
 
     kind = ""
 
+    def prepare(self, spec, log, port=None):
+        """Do everything short of running; ``port`` overrides the choice."""
+        return Prepared(spec, port or pick_port(spec.preferred_port))
+
+    def launch(self, prepared, log):
+        """Run a prepared instance; return an ``Instance``."""
+        raise NotImplementedError
+
     def start(self, spec, log):
         """Start ``spec``; return an ``Instance``. ``log(message)`` records steps."""
-        raise NotImplementedError
+        return self.launch(self.prepare(spec, log), log)
 
     def stop(self, handle, log):
         """Stop and remove the instance; a missing instance is not an error."""
         raise NotImplementedError
+
+    def halt(self, handle, log):
+        """Stop the instance; what it leaves behind goes with ``discard``."""
+        self.stop(handle, log)
+
+    def discard(self, handle, log):
+        """Remove what ``halt`` left behind."""
 
     def is_running(self, handle):
         raise NotImplementedError

@@ -12,7 +12,13 @@ import docker
 from django.conf import settings
 from docker.errors import APIError, DockerException, ImageNotFound, NotFound
 
-from deployments.backends.base import Backend, BackendError, Instance, pick_port
+from deployments.backends.base import (
+    Backend,
+    BackendError,
+    Instance,
+    Prepared,
+    pick_port,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -80,13 +86,12 @@ class DockerBackend(Backend):
         except (APIError, NotFound):
             return False
 
-    def start(self, spec, log):
+    def prepare(self, spec, log, port=None):
+        """Pull if needed and create the container, without starting it."""
         if not spec.image:
             raise BackendError("the service has no docker image in its definition")
         image = self.ensure_image(spec.image, log)
-        port = pick_port(spec.preferred_port)
-        env = {**spec.env, "PORT": str(port)}
-        log(f"starting container {spec.name} from {spec.image} on port {port}")
+        port = port or pick_port(spec.preferred_port)
         api = self.client.api
         host_config = api.create_host_config(
             network_mode="host",
@@ -96,23 +101,27 @@ class DockerBackend(Backend):
             init=True,
             restart_policy={"Name": "unless-stopped"},
         )
+        log(f"creating container {spec.name} from {spec.image} for port {port}")
         try:
-            # The low-level calls skip the inspect containers.run adds.
             created = api.create_container(
                 spec.image,
                 name=spec.name,
-                environment=env,
+                environment={**spec.env, "PORT": str(port)},
                 labels={LABEL: str(spec.deployment_id)},
                 host_config=host_config,
             )
-            api.start(created["Id"])
+        except APIError as exc:
+            raise BackendError(f"cannot create container: {exc.explanation}")
+        digest = _repo_digest(image, spec.image)
+        return Prepared(spec, port, handle=created["Id"], digest=digest)
+
+    def launch(self, prepared, log):
+        log(f"starting container {prepared.spec.name}")
+        try:
+            self.client.api.start(prepared.handle)
         except APIError as exc:
             raise BackendError(f"cannot start container: {exc.explanation}")
-        return Instance(
-            handle=created["Id"],
-            address=f"127.0.0.1:{port}",
-            digest=_repo_digest(image, spec.image),
-        )
+        return Instance(prepared.handle, prepared.address, prepared.digest)
 
     def _container(self, handle):
         try:
@@ -121,22 +130,33 @@ class DockerBackend(Backend):
             return None
 
     def stop(self, handle, log):
-        api = self.client.api
+        self.halt(handle, log)
+        self.discard(handle, log)
+
+    def halt(self, handle, log):
         try:
-            api.stop(handle, timeout=STOP_TIMEOUT_SECONDS)
-            api.remove_container(handle, force=True)
+            self.client.api.stop(handle, timeout=STOP_TIMEOUT_SECONDS)
         except NotFound:
             log(f"container {handle[:12]} is already gone")
             return
         except APIError as exc:
-            if exc.status_code == 409:
-                # Someone else is already removing it: the outcome we want.
-                log(f"container {handle[:12]} is already being removed")
-                return
             raise BackendError(
                 f"cannot stop container {handle[:12]}: {exc.explanation}"
             )
         log(f"stopped container {handle[:12]}")
+
+    def discard(self, handle, log):
+        try:
+            self.client.api.remove_container(handle, force=True)
+        except NotFound:
+            return
+        except APIError as exc:
+            if exc.status_code == 409:
+                # Someone else is already removing it: the outcome we want.
+                return
+            raise BackendError(
+                f"cannot remove container {handle[:12]}: {exc.explanation}"
+            )
 
     def is_running(self, handle):
         container = self._container(handle)

@@ -22,7 +22,13 @@ from pathlib import Path
 
 from django.conf import settings
 
-from deployments.backends.base import Backend, BackendError, Instance, pick_port
+from deployments.backends.base import (
+    Backend,
+    BackendError,
+    Instance,
+    Prepared,
+    pick_port,
+)
 
 BASE_ENV_KEYS = ("PATH", "LANG", "LC_ALL", "TZ", "HOME")
 STOP_WAIT_SECONDS = 8
@@ -38,7 +44,13 @@ class ProcessBackend(Backend):
     def paths(self, name):
         return self.state_dir / f"{name}.pid", self.state_dir / f"{name}.log"
 
-    def start(self, spec, log):
+    def prepare(self, spec, log, port=None):
+        # Processes get a free port, not the configured one: several
+        # environments of one service share this machine's loopback.
+        return Prepared(spec, port or pick_port())
+
+    def launch(self, prepared, log):
+        spec, port = prepared.spec, prepared.port
         if not spec.command:
             raise BackendError("the service's definition has no process.command")
         argv = shlex.split(spec.command.replace("{version}", spec.version))
@@ -49,7 +61,6 @@ class ProcessBackend(Backend):
         self.state_dir.mkdir(parents=True, exist_ok=True)
         pidfile, logfile = self.paths(spec.name)
         pidfile.unlink(missing_ok=True)
-        port = pick_port()
         env = {key: os.environ[key] for key in BASE_ENV_KEYS if key in os.environ}
         env.update(spec.env)
         env.update(PORT=str(port), MECH_VERSION=spec.version, MECH_SERVICE=spec.service)
