@@ -13,6 +13,7 @@ import time
 from deployments import traffic
 from deployments.choices import DeploymentKind, Strategy
 from deployments.health_gate import probe
+from deployments.models import Deployment
 from deployments.runner import HealthGateFailed, beat, retire
 
 logger = logging.getLogger(__name__)
@@ -76,7 +77,7 @@ def canary(rollout):
     for weight in environment.canary_steps:
         rollout.route([(old, 100 - weight), (new, weight)])
         rollout.deployment.canary_weight = weight
-        rollout.deployment.save(update_fields=["canary_weight"])
+        Deployment.objects.filter(pk=rollout.deployment.pk).update(canary_weight=weight)
         watch_canary(rollout, new, environment.canary_step_seconds)
     rollout.route([(new, 100)])
     rollout.promote()
