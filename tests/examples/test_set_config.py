@@ -6,7 +6,8 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
 
-from deployments.models import ConfigValue, Environment
+from deployments.choices import LedgerKind, Trigger
+from deployments.models import ConfigValue, Environment, LedgerEntry
 from services.actions import import_files
 from services.models import Service
 
@@ -91,6 +92,49 @@ def test_undeclared_key_is_stored_with_a_warning(search):
     assert "does not declare OTHER" in err
     assert SECRET not in out + err
     assert stored(search, "OTHER").value == SECRET
+
+
+def test_keep_existing_keeps_a_user_value_and_sets_a_missing_one(search):
+    set_config("mech-search", "staging", f"SEARCH_INDEX={SECRET}")
+
+    out, err = set_config(
+        "mech-search",
+        "staging",
+        "SEARCH_INDEX=demo-staging",
+        "LOG_LEVEL=info",
+        "--public",
+        "--keep-existing",
+    )
+
+    assert stored(search, "SEARCH_INDEX").value == SECRET
+    assert stored(search, "SEARCH_INDEX").secret is True
+    assert stored(search, "LOG_LEVEL").value == "info"
+    assert out.splitlines()[:3] == [
+        "kept      SEARCH_INDEX",
+        "created   LOG_LEVEL",
+        "1 key(s) set for mech-search in staging",
+    ]
+    assert SECRET not in out + err
+
+
+def test_keep_existing_with_every_key_set_records_no_change(search):
+    set_config("mech-search", "staging", f"SEARCH_INDEX={SECRET}")
+    entries = LedgerEntry.objects.count()
+
+    set_config("mech-search", "staging", "SEARCH_INDEX=demo", "--keep-existing")
+
+    assert stored(search, "SEARCH_INDEX").value == SECRET
+    assert LedgerEntry.objects.count() == entries
+
+
+def test_set_config_records_its_change_as_made_from_the_command_line(search):
+    set_config("mech-search", "staging", f"SEARCH_INDEX={SECRET}")
+
+    entry = LedgerEntry.objects.get(kind=LedgerKind.CONFIG)
+    assert entry.trigger == Trigger.CLI == "cli"
+    assert entry.actor_label == "cli"
+    assert entry.actor is None
+    assert entry.reason == "set SEARCH_INDEX"
 
 
 @pytest.mark.parametrize(

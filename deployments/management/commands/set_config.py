@@ -11,6 +11,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from deployments.actions import set_variables
+from deployments.choices import Trigger
 from deployments.models import ConfigValue, Environment
 from services.models import Service
 from services.schema import ENV_NAME_PATTERN
@@ -41,7 +42,8 @@ class Command(BaseCommand):
         "which keeps the value out of the process list and shell history. A key "
         "the service does not declare is stored but not injected at deploy "
         "time; a warning says so. Values are stored encrypted and are secret "
-        "unless --public is given."
+        "unless --public is given. With --keep-existing, a key that already has a "
+        "stored value keeps it and is reported as 'kept'."
     )
 
     def add_arguments(self, parser):
@@ -61,6 +63,13 @@ class Command(BaseCommand):
             help="mark the values as not secret, so the API and the admin show "
             "them; by default values are secret and write-only",
         )
+        parser.add_argument(
+            "--keep-existing",
+            action="store_true",
+            help="set only the keys that have no stored value yet in ENVIRONMENT "
+            "(an empty value counts as set); a stored key keeps its value and "
+            "its secret flag",
+        )
 
     def handle(self, *args, service, environment, assignments, **options):
         target = Service.objects.filter(slug=service).first()
@@ -72,7 +81,13 @@ class Command(BaseCommand):
             raise CommandError(f"no environment {environment!r} (known: {names})")
         values = dict(parse_assignment(text) for text in assignments)
 
-        outcomes = self._store(target, env, values, secret=not options["public"])
+        outcomes = self._store(
+            target,
+            env,
+            values,
+            secret=not options["public"],
+            keep_existing=options["keep_existing"],
+        )
 
         declared = set(target.required_env) | set(target.optional_env)
         for key, outcome in outcomes.items():
@@ -84,24 +99,37 @@ class Command(BaseCommand):
                         "it will not be passed to the service"
                     )
                 )
+        written = sum(outcome != "kept" for outcome in outcomes.values())
         self.stdout.write(
-            self.style.SUCCESS(f"{len(outcomes)} key(s) set for {service} in {env}")
+            self.style.SUCCESS(f"{written} key(s) set for {service} in {env}")
         )
 
     @transaction.atomic
-    def _store(self, service, environment, values, secret):
+    def _store(self, service, environment, values, secret, keep_existing=False):
         rows = ConfigValue.objects.select_for_update().filter(
             service=service, environment=environment, key__in=list(values)
         )
         before = {row.key: row.value for row in rows}
-        set_variables(
-            service,
-            environment,
-            [{"key": k, "value": v, "secret": secret} for k, v in values.items()],
-        )
+        to_write = {
+            key: value
+            for key, value in values.items()
+            if not (keep_existing and key in before)
+        }
+
+        # With nothing to write there is no change, so no ledger entry either.
+        if to_write:
+            set_variables(
+                service,
+                environment,
+                [{"key": k, "value": v, "secret": secret} for k, v in to_write.items()],
+                trigger=Trigger.CLI,
+            )
+
         outcomes = {}
         for key, value in values.items():
-            if key not in before:
+            if key not in to_write:
+                outcomes[key] = "kept"
+            elif key not in before:
                 outcomes[key] = "created"
             else:
                 outcomes[key] = "unchanged" if before[key] == value else "updated"
