@@ -7,7 +7,9 @@
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
-ROOT=$PWD
+# Physical paths: settings resolve the state directory, and the supervisors'
+# pidfile arguments are compared with it below.
+ROOT=$(pwd -P)
 PY="$ROOT/.venv/bin/python"
 export PATH="$ROOT/.venv/bin:$PATH"
 
@@ -25,7 +27,7 @@ fi
 export DEBUG="${DEBUG:-true}"
 export PORT="${PORT:-3020}"
 export MECH_HEALTH_CHECK_INTERVAL="${MECH_HEALTH_CHECK_INTERVAL:-10}"
-STATE_DIR="${MECH_STATE_DIR:-$ROOT/var}"
+STATE_DIR=$(realpath -m -- "${MECH_STATE_DIR:-$ROOT/var}")
 BASE_URL="http://127.0.0.1:$PORT"
 
 manage() { "$PY" manage.py "$@"; }
@@ -36,24 +38,41 @@ s = socket.socket()
 sys.exit(0 if s.connect_ex(("127.0.0.1", int(sys.argv[1]))) == 0 else 1)' "$1"
 }
 
-# Demo values for the examples' required variables, per environment.
+# Demo values for the examples' required variables, per environment. Only
+# keys without a value are set, so a restart keeps what a user has set.
 set_example_config() {
     local env=$1
-    manage set_config mech-search "$env" "SEARCH_INDEX=demo-$env" --public
-    manage set_config mech-llm-gateway "$env" "UPSTREAM_API_KEY=demo-key-$env"
-    manage set_config mech-llm-gateway "$env" DEFAULT_MODEL=echo-small --public
-    manage set_config mech-reader "$env" "READER_LIBRARY=demo-library-$env" --public
+    manage set_config --keep-existing --public \
+        mech-search "$env" "SEARCH_INDEX=demo-$env"
+    manage set_config --keep-existing \
+        mech-llm-gateway "$env" "UPSTREAM_API_KEY=demo-key-$env"
+    manage set_config --keep-existing --public \
+        mech-llm-gateway "$env" DEFAULT_MODEL=echo-small
+    manage set_config --keep-existing --public \
+        mech-reader "$env" "READER_LIBRARY=demo-library-$env"
+}
+
+# True when process $1 is alive and one of its arguments is exactly $2: a
+# supervisor started from this checkout names its own pidfile, so a pid the
+# system has since given to another process does not match.
+process_names_file() {
+    local pid=$1 file=$2
+    [[ $pid =~ ^[0-9]+$ ]] || return 1
+    # 2>/dev/null comes first: redirections apply left to right, and a pid
+    # that has exited makes the input redirection itself fail.
+    tr '\0' '\n' 2>/dev/null <"/proc/$pid/cmdline" | grep -qxF -- "$file"
 }
 
 # Deployed examples run as detached supervisors; stop the ones started from
-# this checkout when make run ends, checking each pid still is one of ours.
+# this checkout when make run ends. Pidfiles of supervisors that already
+# exited are skipped without a word.
 stop_example_processes() {
     local pidfile pid
     for pidfile in "$STATE_DIR"/processes/*.pid; do
         [ -f "$pidfile" ] || continue
-        pid=$(cat "$pidfile")
-        if tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$pidfile"; then
-            kill -TERM "$pid" && echo "stopped deployed process $pid ($(basename "$pidfile" .pid))"
+        pid=$(cat "$pidfile" 2>/dev/null) || continue
+        if process_names_file "$pid" "$pidfile" && kill -TERM "$pid" 2>/dev/null; then
+            echo "stopped deployed process $pid ($(basename "$pidfile" .pid))"
         fi
     done
 }
@@ -75,7 +94,7 @@ echo "== importing the example services"
 manage import_services examples/
 set_example_config staging >/dev/null
 set_example_config production >/dev/null
-echo "set the examples' required variables in staging and production"
+echo "gave the examples' unset required variables demo values in staging and production"
 
 echo "== the admin user"
 manage ensure_admin
