@@ -140,15 +140,18 @@ def choose_strategy(service, environment, strategy):
     return strategy
 
 
-def check_release(plan):
-    release = plan.release
-    if release.is_bad and not plan.override_bad_release:
+def check_release_not_bad(release, override_bad_release):
+    if release.is_bad and not override_bad_release:
         raise RegistryError(
-            f"{plan.service} {release.version} is marked bad ({release.bad_reason}); "
-            "deploy it again only with an explicit override",
+            f"{release.service} {release.version} is marked bad "
+            f"({release.bad_reason}); deploy it again only with an explicit override",
             code="bad_release",
             details={"version": release.version},
         )
+
+
+def check_release(plan):
+    check_release_not_bad(plan.release, plan.override_bad_release)
     image = plan.image
     if image and not get_backend(plan.environment.backend).image_available(image):
         raise RegistryError(
@@ -199,6 +202,13 @@ def request_deployment(
 
 def rollback_deployment(deployment, user=None, trigger=Trigger.API, reason=""):
     """Bring back the release that served before ``deployment`` became current."""
+    check_can_deploy(user, deployment.service, deployment.environment)
+    if deployment.status != DeploymentStatus.SUCCEEDED:
+        raise RegistryError(
+            f"deployment #{deployment.pk} is {deployment.status}: it never replaced "
+            "what was serving, so there is nothing to roll back",
+            code="not_rolled_out",
+        )
     before = (
         Deployment.objects.filter(
             service=deployment.service,
@@ -225,6 +235,7 @@ def rollback_to(
     service, environment, version, user=None, trigger=Trigger.API, reason=""
 ):
     """Roll ``service`` in ``environment`` back to an earlier release."""
+    check_can_deploy(user, service, environment)
     earlier = (
         Deployment.objects.filter(
             service=service,
@@ -454,7 +465,9 @@ def start_next_queued(service_id, environment_id):
     return nxt if updated else None
 
 
-def plan_deployment(service, environment, version, strategy=None):
+def plan_deployment(
+    service, environment, version, strategy=None, override_bad_release=False
+):
     """What a deployment would change, without changing anything.
 
     Values are never shown: changed keys are found by comparing keyed hashes.
@@ -469,6 +482,7 @@ def plan_deployment(service, environment, version, strategy=None):
     # Each part is planned on its own, so one problem hides none of the rest.
     problems = []
     image = _checked(problems, _planned_image, service, environment, version)
+    _checked(problems, _check_not_bad, service, version, override_bad_release)
     _checked(problems, validate_target, service, environment)
     chosen = _checked(problems, choose_strategy, service, environment, strategy)
     return {
@@ -494,6 +508,12 @@ def _checked(problems, step, *args):
     except RegistryError as exc:
         problems.append({"code": exc.code, "message": exc.message})
         return None
+
+
+def _check_not_bad(service, version, override_bad_release):
+    release = releases.find_release(service, version)
+    if release is not None:
+        check_release_not_bad(release, override_bad_release)
 
 
 def _planned_image(service, environment, version):

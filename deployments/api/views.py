@@ -99,7 +99,11 @@ class DeploymentViewSet(
         if data["dryRun"]:
             check_can_deploy(request.user, service, environment)
             plan = plan_deployment(
-                service, environment, data["version"], data.get("strategy")
+                service,
+                environment,
+                data["version"],
+                data.get("strategy"),
+                data["overrideBadRelease"],
             )
             return Response(plan, status=status.HTTP_200_OK)
         deployment = request_deployment(

@@ -2,7 +2,7 @@
 
 import pytest
 
-from deployments.models import Deployment, Environment
+from deployments.models import Deployment, Environment, Release
 from tests.catalog import add_service, definition
 from tests.deployments.steps import set_variables
 
@@ -107,3 +107,44 @@ def test_staging_and_production_exist_from_the_first_migration():
     names = set(Environment.objects.values_list("name", flat=True))
 
     assert {"staging", "production"} <= names
+
+
+def test_dry_run_of_a_bad_release_says_it_would_not_deploy(api, target):
+    service, environment = target
+    set_variables(api, "mech-search", "sandbox", REQUIRED)
+    Release.objects.create(
+        service=service, version="1.2.0", is_bad=True, bad_reason="failed its gate"
+    )
+    body = {
+        "serviceId": service.slug,
+        "environment": environment.name,
+        "version": "1.2.0",
+        "dryRun": True,
+    }
+
+    refused = api.post("/api/deployments", body, format="json").json()
+    overridden = api.post(
+        "/api/deployments", {**body, "overrideBadRelease": True}, format="json"
+    ).json()
+
+    assert refused["wouldDeploy"] is False
+    assert [p["code"] for p in refused["problems"]] == ["bad_release"]
+    assert overridden["wouldDeploy"] is True
+    assert Deployment.objects.count() == 0
+
+
+def test_a_failed_deployment_cannot_be_rolled_back(api, target):
+    service, environment = target
+    failed = Deployment.objects.create(
+        service=service,
+        environment=environment,
+        version="1.2.0",
+        trigger="api",
+        status="failed",
+    )
+
+    response = api.post(f"/api/deployments/{failed.pk}/rollback", {}, format="json")
+
+    assert response.status_code == 400
+    assert response.json()["code"] == "not_rolled_out"
+    assert Deployment.objects.count() == 1
