@@ -36,13 +36,12 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         if not token.startswith(KEY_PREFIX):
             return None
 
-        address = lockout.client_address(request)
-        lockout.check_not_blocked("key", address)
         try:
             return self._authenticate_key(token)
-        except exceptions.AuthenticationFailed:
-            lockout.record_failure("key", address)
-            raise
+        except exceptions.AuthenticationFailed as error:
+            # A valid key is never refused, whatever its address did before.
+            address = lockout.client_address(request)
+            raise lockout.failed_attempt("key", address, error)
 
     def _authenticate_key(self, token):
         lookup = lookup_of(token, KEY_PREFIX)

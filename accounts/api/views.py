@@ -11,6 +11,8 @@ class LoginView(TokenObtainPairView):
 
     Failures are counted per address and per username, so neither one
     address trying many names nor many addresses trying one name go far.
+    A locked username refuses even its right password; a locked address
+    refuses only wrong ones (see ``accounts.lockout``).
     """
 
     throttle_classes = [AddressRateThrottle, LoginRateThrottle]
@@ -18,11 +20,9 @@ class LoginView(TokenObtainPairView):
     def post(self, request, *args, **kwargs):
         address = lockout.client_address(request)
         username = str(request.data.get("username", ""))[:150].lower()
-        lockout.check_not_blocked("login-address", address)
         lockout.check_not_blocked("login-user", username)
         try:
             return super().post(request, *args, **kwargs)
-        except (AuthenticationFailed, TokenError):
-            lockout.record_failure("login-address", address)
+        except (AuthenticationFailed, TokenError) as error:
             lockout.record_failure("login-user", username)
-            raise
+            raise lockout.failed_attempt("login-address", address, error)

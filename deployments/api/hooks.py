@@ -44,11 +44,13 @@ class DeployHookView(APIView):
     )
     def post(self, request):
         address = lockout.client_address(request)
-        lockout.check_not_blocked("hook", address)
         hook = find_hook(_bearer(request))
         if hook is None:
-            lockout.record_failure("hook", address)
-            raise exceptions.NotAuthenticated("A valid deploy hook token is required.")
+            # Only wrong tokens count; a valid one is always accepted.
+            error = exceptions.NotAuthenticated(
+                "A valid deploy hook token is required."
+            )
+            raise lockout.failed_attempt("hook", address, error)
 
         serializer = HookRequestSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)

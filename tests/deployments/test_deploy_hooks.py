@@ -120,19 +120,21 @@ def test_a_bad_release_is_refused_through_a_hook_unless_overridden(world, delay)
     assert Deployment.objects.get().override_bad_release is True
 
 
-def test_repeated_wrong_tokens_are_locked_out(world, delay, settings):
+def test_wrong_tokens_past_the_limit_get_429_and_a_valid_one_still_deploys(
+    world, delay, settings
+):
     settings.MECH = {**settings.MECH, "FAILED_AUTH_LIMIT": 3}
     _, token = issue_hook(
         world["own"], world["staging"], world["users"][Role.DEVELOPER], "ci"
     )
-    for _ in range(3):
-        _call("mrh_wrong0000", {"version": "1.0.0"})
+    wrong = [_call("mrh_wrong0000", {"version": "1.0.0"}) for _ in range(4)]
 
     response = _call(token, {"version": "1.0.0"})
 
-    assert response.status_code == 429
-    assert int(response["Retry-After"]) > 0
-    assert Deployment.objects.count() == 0
+    assert [r.status_code for r in wrong] == [401, 401, 401, 429]
+    assert int(wrong[-1]["Retry-After"]) > 0
+    assert response.status_code == 202
+    assert Deployment.objects.count() == 1
 
 
 def test_the_command_prints_the_token_last_and_checks_the_creator(world):
