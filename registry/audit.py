@@ -14,6 +14,7 @@ no signals, so changes made that way are not recorded.
 
 import contextvars
 import getpass
+import hashlib
 import json
 import logging
 import re
@@ -31,6 +32,8 @@ from registry.choices import AuditAction, Interface
 logger = logging.getLogger(__name__)
 
 SECRET_MARKER = "[secret]"  # noqa: S105  (a placeholder, not a secret)
+# Stands for the new value of a secret that differs from the old one.
+SECRET_CHANGED_MARKER = "[secret, changed]"  # noqa: S105  (a placeholder)
 SECRET_NAME = re.compile(r"password|secret|token|key_hash", re.IGNORECASE)
 # Fields whose value is always secret, whatever they are called.
 SECRET_FIELDS = {"deployments.ConfigValue": {"value"}}
@@ -126,17 +129,40 @@ def _plain(value):
     return json.loads(json.dumps(value, cls=DjangoJSONEncoder, default=str))
 
 
-def snapshot(instance):
-    """The concrete field values of ``instance``, secrets masked."""
+def _is_secret(label, field, value):
+    """Whether ``field``'s value is masked in the log.
+
+    Fields listed in ``SECRET_FIELDS`` always are; a field whose name looks
+    secret only when it holds text, so a flag such as ``secret`` is shown.
+    """
+    if value in (None, ""):
+        return False
+    if field.name in SECRET_FIELDS.get(label, set()):
+        return True
+    return isinstance(value, str) and bool(SECRET_NAME.search(field.name))
+
+
+def _fingerprint(value):
+    # Lets a change be noticed without keeping the value; held in memory only.
+    return hashlib.sha256(json.dumps(_plain(value)).encode()).hexdigest()
+
+
+def snapshot(instance, fingerprints=None):
+    """The concrete field values of ``instance``, secrets masked.
+
+    With ``fingerprints`` (a dict), a digest of each masked value is put in
+    it, so two snapshots can tell whether a secret changed.
+    """
     label = instance._meta.label
-    secret = SECRET_FIELDS.get(label, set())
     values = {}
     for field in instance._meta.concrete_fields:
         if field.name in IGNORED_FIELDS:
             continue
         value = field.value_from_object(instance)
-        if field.name in secret or SECRET_NAME.search(field.name):
-            value = SECRET_MARKER if value not in (None, "") else value
+        if _is_secret(label, field, value):
+            if fingerprints is not None:
+                fingerprints[field.name] = _fingerprint(value)
+            value = SECRET_MARKER
         values[field.name] = _plain(value)
     return values
 
@@ -162,27 +188,45 @@ def record(instance, action, changes):
 
 
 def _remember_before(sender, instance, raw=False, **kwargs):
+    instance._audit_before = None
+    instance._audit_before_secrets = {}
     if raw or instance._state.adding or instance.pk is None:
-        instance._audit_before = None
         return
     old = sender._base_manager.filter(pk=instance.pk).first()
-    instance._audit_before = snapshot(old) if old is not None else None
+    if old is not None:
+        instance._audit_before = snapshot(old, instance._audit_before_secrets)
+
+
+def _changes(before, after, before_secrets, after_secrets):
+    """``{field: [before, after]}`` for the fields that changed.
+
+    Masked values look alike, so a secret that is masked on both sides is
+    compared by fingerprint and shown as changed with a second marker.
+    """
+    changes = {}
+    for name, value in after.items():
+        old = before.get(name)
+        if name in before_secrets and name in after_secrets:
+            if before_secrets[name] != after_secrets[name]:
+                changes[name] = [old, SECRET_CHANGED_MARKER]
+        elif old != value:
+            changes[name] = [old, value]
+    return changes
 
 
 def _record_save(sender, instance, created, raw=False, update_fields=None, **kw):
     if raw:
         return
-    after = snapshot(instance)
+    after_secrets = {}
+    after = snapshot(instance, after_secrets)
     before = getattr(instance, "_audit_before", None)
+    before_secrets = getattr(instance, "_audit_before_secrets", {})
+    instance._audit_before_secrets = {}
     if created or before is None:
         changes = {name: [None, value] for name, value in after.items()}
         record(instance, AuditAction.CREATE, changes)
         return
-    changes = {
-        name: [before.get(name), value]
-        for name, value in after.items()
-        if before.get(name) != value
-    }
+    changes = _changes(before, after, before_secrets, after_secrets)
     if changes:
         record(instance, AuditAction.UPDATE, changes)
 
