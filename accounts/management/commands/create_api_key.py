@@ -13,17 +13,31 @@ from services.models import Service
 
 
 def _expiry(value):
-    """``30d``, ``12h`` or an ISO 8601 date-time; None for never."""
+    """``30d``, ``12h`` or an ISO 8601 date-time; None for never.
+
+    A moment that is not in the future is refused: the key would be born
+    expired.
+    """
     if not value:
         return None
     units = {"d": "days", "h": "hours"}
-    if value[-1:] in units and value[:-1].isdigit():
-        return timezone.now() + timedelta(**{units[value[-1]]: int(value[:-1])})
-    moment = parse_datetime(value)
+    try:
+        if value[-1:] in units and value[:-1].isdigit():
+            span = timedelta(**{units[value[-1]]: int(value[:-1])})
+            moment = timezone.now() + span
+        else:
+            moment = parse_datetime(value)
+    except (ValueError, OverflowError):
+        moment = None
     if moment is None:
         raise CommandError(f"--expires {value!r}: use 30d, 12h or an ISO date-time")
     if timezone.is_naive(moment):
         moment = timezone.make_aware(moment)
+    if moment <= timezone.now():
+        raise CommandError(
+            f"--expires {value!r} is not in the future; the key would already "
+            "be expired. Give a later date-time or a duration such as 30d."
+        )
     return moment
 
 
