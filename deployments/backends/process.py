@@ -1,9 +1,12 @@
 """Runs versions as supervised local processes: the embedded default.
 
 Each instance is a detached supervisor (``supervise.py``) running the
-definition's ``process.command`` on a free loopback port given in ``PORT``.
-The command gets a minimal environment plus the service's configured values,
-never the worker's own environment, which holds the registry's secrets.
+definition's ``process.command`` on loopback, on the service's configured
+port when it is free and another free port otherwise, given in ``PORT``.
+The command gets the worker's PATH (without the registry's virtualenv),
+locale, time zone and HOME, ``PORT``, ``MECH_VERSION``, ``MECH_SERVICE`` and
+the service's configured values; nothing else of the worker's environment,
+which holds the registry's secrets.
 
 Known limitation: instances live on the machine of the worker that started
 them, so with workers on several machines a stop or check may run where the
@@ -26,13 +29,31 @@ from deployments.backends.base import (
     Backend,
     BackendError,
     Instance,
-    Prepared,
-    pick_port,
 )
 
 BASE_ENV_KEYS = ("PATH", "LANG", "LC_ALL", "TZ", "HOME")
+SUPERVISOR = Path(__file__).with_name("supervise.py")
 STOP_WAIT_SECONDS = 8
 SPAWN_TIMEOUT_SECONDS = 5
+
+
+def _exit_marker(pidfile):
+    """Written by the supervisor each time the command exits (see supervise.py)."""
+    return pidfile.with_suffix(".exited")
+
+
+def _base_environment():
+    """PATH, locale, time zone and HOME of the worker; nothing else of it.
+
+    The registry's own virtualenv is taken off PATH so a service's
+    ``python3`` is the machine's, not the registry's.
+    """
+    env = {key: os.environ[key] for key in BASE_ENV_KEYS if key in os.environ}
+    own_bin = str(Path(sys.executable).parent)
+    if "PATH" in env:
+        parts = [part for part in env["PATH"].split(os.pathsep) if part != own_bin]
+        env["PATH"] = os.pathsep.join(parts)
+    return env
 
 
 class ProcessBackend(Backend):
@@ -43,11 +64,6 @@ class ProcessBackend(Backend):
 
     def paths(self, name):
         return self.state_dir / f"{name}.pid", self.state_dir / f"{name}.log"
-
-    def prepare(self, spec, log, port=None):
-        # Processes get a free port, not the configured one: several
-        # environments of one service share this machine's loopback.
-        return Prepared(spec, port or pick_port())
 
     def launch(self, prepared, log):
         spec, port = prepared.spec, prepared.port
@@ -61,17 +77,20 @@ class ProcessBackend(Backend):
         self.state_dir.mkdir(parents=True, exist_ok=True)
         pidfile, logfile = self.paths(spec.name)
         pidfile.unlink(missing_ok=True)
-        env = {key: os.environ[key] for key in BASE_ENV_KEYS if key in os.environ}
+        _exit_marker(pidfile).unlink(missing_ok=True)
+        env = _base_environment()
         env.update(spec.env)
         env.update(PORT=str(port), MECH_VERSION=spec.version, MECH_SERVICE=spec.service)
 
         log(f"starting `{argv[0]}` in {directory} on port {port}")
-        launcher = [sys.executable, "-m", "deployments.backends.supervise"]
+        # The supervisor runs as a plain script (it needs only the standard
+        # library), so nothing of the registry's own import path leaks in.
+        launcher = [sys.executable, str(SUPERVISOR)]
         launcher += ["--pidfile", str(pidfile), "--log", str(logfile), "--", *argv]
         parent = subprocess.run(
             launcher,
             cwd=directory,
-            env={**env, "PYTHONPATH": str(settings.BASE_DIR)},
+            env=env,
             timeout=SPAWN_TIMEOUT_SECONDS,
             check=False,
         )
@@ -109,6 +128,15 @@ class ProcessBackend(Backend):
         log(f"stopped process {pid}")
 
     def is_running(self, handle):
+        """False once the command has exited, even if its supervisor restarts it.
+
+        Used by the health gate: a release that crashes while starting fails
+        at once instead of at the gate's deadline.
+        """
+        _, _, name = handle.split(":", 2)
+        pidfile, _ = self.paths(name)
+        if _exit_marker(pidfile).exists():
+            return False
         return self._pid(handle) is not None
 
     def output_tail(self, handle, lines=20):

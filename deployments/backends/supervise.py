@@ -38,9 +38,10 @@ def _detach(pidfile):
 
 
 class Supervisor:
-    def __init__(self, command, log_path):
+    def __init__(self, command, log_path, exit_marker=None):
         self.command = command
         self.log_path = log_path
+        self.exit_marker = exit_marker
         self.child = None
         self.stopping = False
 
@@ -53,6 +54,7 @@ class Supervisor:
             code = self._run_once()
             if self.stopping:
                 break
+            self._mark_exit(code)
             self._note(f"exited with status {code}; restarting in {backoff:.1f}s")
             time.sleep(backoff)
             ran_long = time.monotonic() - started > MAX_BACKOFF_SECONDS
@@ -68,6 +70,12 @@ class Supervisor:
                 self._note(f"cannot start {self.command[0]}: {exc.strerror}")
                 return 127
             return self.child.wait()
+
+    def _mark_exit(self, code):
+        # Tells the registry's health gate the command crashed while starting.
+        if self.exit_marker:
+            with open(self.exit_marker, "w") as marker:
+                marker.write(f"{code}\n")
 
     def _note(self, message):
         with open(self.log_path, "a") as log:
@@ -105,7 +113,8 @@ def main(argv=None):
     if not command:
         parser.error("a command is required after --")
     _detach(args.pidfile)
-    Supervisor(command, args.log).run()
+    exit_marker = os.path.splitext(args.pidfile)[0] + ".exited"
+    Supervisor(command, args.log, exit_marker).run()
     return 0
 
 

@@ -13,6 +13,7 @@ from accounts.permissions import (
     can_add_service,
     check_can,
     grant,
+    is_admin,
 )
 from registry.api.viewsets import RestrictedViewSet
 from registry.exceptions import NotFound, PermissionDenied
@@ -88,6 +89,7 @@ class ServiceViewSet(
             )
 
         self._check_can_import(request.user, definition["id"])
+        self._check_can_set_command(request.user, definition)
         with transaction.atomic():
             service, outcome = upsert_definition(definition)
             if outcome == "created":
@@ -114,6 +116,27 @@ class ServiceViewSet(
             raise PermissionDenied("you may not create services")
         if existing is not None:
             raise NotFound(f"service {slug!r} not found")
+
+    @staticmethod
+    def _check_can_set_command(user, definition):
+        """Only registry admins may set or change ``process``.
+
+        The process backend runs that command on the worker's machine, as the
+        worker's user: whoever sets it can run anything there. Operators who
+        import files with ``manage.py import_services`` are not limited.
+        """
+        process = definition.get("process", {})
+        wanted = (process.get("command", ""), process.get("directory", ""))
+        existing = Service.objects.filter(slug=definition["id"]).first()
+        current = ("", "")
+        if existing is not None:
+            current = (existing.process_command, existing.process_directory)
+        if wanted != current and not is_admin(user):
+            raise PermissionDenied(
+                "process.command runs on the worker's machine: only registry "
+                "admins may set or change it",
+                code="process_needs_admin",
+            )
 
     def _serialize(self, service):
         return ServiceSerializer(service, context=self.get_serializer_context()).data

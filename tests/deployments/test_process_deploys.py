@@ -25,6 +25,9 @@ import sys
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 VERSION = sys.argv[1]
+if VERSION == "1.3.0":
+    print("1.3.0 cannot start: missing its data file", flush=True)
+    sys.exit(3)
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -112,3 +115,17 @@ def test_new_release_replaces_the_old_and_a_broken_one_leaves_it_serving(
     assert refuses_connections(third["address"])
     assert fetch(second["address"], "/version") == (200, "1.1.0\n")
     assert Deployment.objects.get(pk=second["id"]).is_current is True
+
+
+def test_a_release_that_crashes_on_start_fails_without_waiting_out_the_gate(
+    api, celery_worker, tiny_service
+):
+    service, environment = tiny_service
+
+    crashed = deploy(api, celery_worker, service.slug, environment, "1.3.0")
+
+    assert crashed["status"] == "failed"
+    assert crashed["error"] == "health check /health failed: the instance exited"
+    output = "\n".join(log_messages(crashed))
+    assert "1.3.0 cannot start: missing its data file" in output
+    assert "[supervisor] exited with status 3" in output

@@ -148,3 +148,39 @@ def test_an_oversized_body_is_refused_without_reading_it_all(api, settings):
         }
     ]
     assert Service.objects.count() == 0
+
+
+def _maintainer_client(world):
+    from accounts.choices import Role
+    from tests.accounts.personas import client_for
+
+    return client_for(world["users"][Role.MAINTAINER])
+
+
+def test_only_registry_admins_may_set_a_process_command(world):
+    maintainer = _maintainer_client(world)
+    text = (
+        "id: alpha-api\nname: Alpha\nconfiguration: {port: 8000}\n"
+        "process: {command: sh -c id}\n"
+    )
+
+    response = post_yaml(maintainer, text)
+
+    assert response.status_code == 403
+    assert response.json()["code"] == "process_needs_admin"
+    assert Service.objects.get(slug="alpha-api").process_command == (
+        "python -m http.server $PORT"
+    )
+
+
+def test_a_maintainer_may_change_a_service_whose_command_stays_the_same(world):
+    maintainer = _maintainer_client(world)
+    text = (
+        "id: alpha-api\nname: Renamed\nconfiguration: {port: 8000}\n"
+        "process: {command: python -m http.server $PORT}\n"
+    )
+
+    response = post_yaml(maintainer, text)
+
+    assert response.status_code == 200, response.content
+    assert Service.objects.get(slug="alpha-api").name == "Renamed"
