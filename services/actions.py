@@ -69,6 +69,7 @@ def import_text(text, source, report=None, source_path=""):
     report = report if report is not None else ImportReport()
     try:
         definition = parse_definition(text, source)
+        check_domains(definition, source)
     except DefinitionError as error:
         logger.info("rejected definition %s", source, extra={"source": source})
         report.errors.append(error)
@@ -76,6 +77,26 @@ def import_text(text, source, report=None, source_path=""):
     service, outcome = upsert_definition(definition, source_path=source_path)
     report.outcomes[service.slug] = outcome
     return report
+
+
+def check_domains(definition, source):
+    """Refuse domains another service already names: its traffic is not ours.
+
+    Known limitation: only the same name counts as taken; a wildcard such as
+    ``*.example.test`` does not conflict with ``a.example.test`` here, though
+    nginx would then route by the most specific name.
+    """
+    wanted = {d.lower() for d in definition.get("deployment", {}).get("domains", [])}
+    if not wanted:
+        return
+    others = Service.objects.exclude(slug=definition["id"]).exclude(domains=[])
+    taken = set()
+    for domains in others.values_list("domains", flat=True):
+        taken |= wanted & {d.lower() for d in domains}
+    if taken:
+        names = ", ".join(sorted(taken))
+        message = f"already used by another service: {names}"
+        raise DefinitionError(source, [Problem(None, "deployment.domains", message)])
 
 
 @transaction.atomic

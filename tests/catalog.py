@@ -42,6 +42,9 @@ def definition(**changes):
             result.pop(key, None)
         else:
             result[key] = value
+    if "id" in changes and "deployment" in result and "deployment" not in changes:
+        # Two services may not share a domain; each test service has its own.
+        result["deployment"]["domains"] = [f"{result['id']}.example.test"]
     return result
 
 

@@ -17,7 +17,7 @@ from accounts.permissions import (
 )
 from registry.api.viewsets import RestrictedViewSet
 from registry.exceptions import NotFound, PermissionDenied
-from services.actions import upsert_definition
+from services.actions import check_domains, upsert_definition
 from services.api.filters import ServiceFilterSet
 from services.api.serializers import ServiceSerializer
 from services.convert import from_service
@@ -78,6 +78,7 @@ class ServiceViewSet(
             body = b""
         try:
             definition = parse_definition(body, "request body")
+            check_domains(definition, "request body")
         except DefinitionError as error:
             return Response(
                 {

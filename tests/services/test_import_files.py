@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 from django.core.management import call_command
 
+from services.actions import import_files
 from services.models import Service
 
 pytestmark = pytest.mark.django_db
@@ -167,3 +168,30 @@ def test_examples_folder_imports_cleanly():
     assert (status, err) == (0, "")
     assert "0 failed" in out.splitlines()[-1]
     assert Service.objects.filter(slug="mech-search").exists()
+
+
+def test_a_domain_another_service_uses_is_refused_whole(tmp_path):
+    first = tmp_path / "first.yaml"
+    first.write_text(
+        "id: first\nname: First\nconfiguration: {port: 80}\n"
+        "deployment: {domains: [shop.example.test]}\n"
+    )
+    second = tmp_path / "second.yaml"
+    second.write_text(
+        "id: second\nname: Second\nconfiguration: {port: 81}\n"
+        "deployment: {domains: [api.example.test, SHOP.example.test]}\n"
+    )
+
+    import_files([first])
+    report = import_files([second])
+
+    (error,) = report.errors
+    assert error.as_list() == [
+        {
+            "file": str(second),
+            "line": None,
+            "field": "deployment.domains",
+            "message": "already used by another service: shop.example.test",
+        }
+    ]
+    assert not Service.objects.filter(slug="second").exists()
