@@ -132,7 +132,8 @@ class ServiceViewSet(
         current = ("", "")
         if existing is not None:
             current = (existing.process_command, existing.process_directory)
-        if wanted != current and not is_admin(user):
+        # Taking the command away runs nothing, so anyone who may change may.
+        if wanted not in (current, ("", "")) and not is_admin(user):
             raise PermissionDenied(
                 "process.command runs on the worker's machine: only registry "
                 "admins may set or change it",
