@@ -15,7 +15,7 @@ class Command(BaseCommand):
         "Create a deploy hook for one service and environment and print its token "
         "once, as the last line. A CI job deploys with "
         "`curl -X POST -H 'Authorization: Bearer <token>' -H 'Content-Type: "
-        "application/json' -d '{\"version\": \"1.2.3\"}' "
+        'application/json\' -d \'{"version": "1.2.3"}\' '
         ".../api/hooks/deploy`; the deploy runs with USER's permissions, which "
         "must allow it now."
     )
