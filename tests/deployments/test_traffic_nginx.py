@@ -175,12 +175,14 @@ def test_proxy_headers_reach_the_instance(nginx_router, backends, client):
     blue = backends("blue")
     nginx_router.set_upstreams(make_service(), "production", [(blue.address, 100)])
 
-    get_through(client, nginx_router, DOMAIN, headers={"X-Forwarded-For": "10.9.8.7"})
+    get_through(
+        client, nginx_router, DOMAIN, headers={"X-Forwarded-For": "198.51.100.7"}
+    )
 
     headers = blue.seen_headers[-1]
     assert headers["Host"] == DOMAIN
     assert headers["X-Forwarded-Proto"] == "http"
-    assert headers["X-Forwarded-For"] == "10.9.8.7, 127.0.0.1"
+    assert headers["X-Forwarded-For"] == "198.51.100.7, 127.0.0.1"
 
 
 def _logged(router, service, offset, count, seconds=5.0):
