@@ -26,7 +26,13 @@ from deployments.backends import (
     get_backend,
     resolve,
 )
-from deployments.choices import DeploymentKind, DeploymentStatus, LedgerKind, Trigger
+from deployments.choices import (
+    BackendKind,
+    DeploymentKind,
+    DeploymentStatus,
+    LedgerKind,
+    Trigger,
+)
 from deployments.health_gate import wait_until_healthy
 from deployments.models import Deployment, DeploymentLogLine
 from deployments.signals import deployment_succeeded
@@ -292,9 +298,9 @@ def build_spec(deployment):
     env = config.injected(service, values)
     deployment.config_fingerprint = config.fingerprint(env)
     _record(deployment, "config_fingerprint")
-    image = deployment.image
-    if not image and service.docker_image:
-        image = service.image_reference(deployment.version)
+    image = ""
+    if resolve(deployment.environment.backend) == BackendKind.DOCKER:
+        image = deployment.image or service.image_reference(deployment.version)
     return LaunchSpec(
         deployment_id=deployment.pk,
         service=service.slug,

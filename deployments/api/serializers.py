@@ -5,13 +5,31 @@ from deployments.models import Deployment, DeploymentLogLine, Environment
 from services.models import Service
 
 
+def _service_field():
+    return serializers.SlugRelatedField(
+        slug_field="slug",
+        queryset=Service.objects.all(),
+        error_messages={
+            "does_not_exist": "no service {value!r}",
+            "invalid": "a service id is a string",
+        },
+    )
+
+
+def _environment_field():
+    return serializers.SlugRelatedField(
+        slug_field="name",
+        queryset=Environment.objects.all(),
+        error_messages={
+            "does_not_exist": "no environment {value!r}",
+            "invalid": "an environment name is a string",
+        },
+    )
+
+
 class DeploymentRequestSerializer(serializers.Serializer):
-    serviceId = serializers.SlugRelatedField(
-        slug_field="slug", queryset=Service.objects.all()
-    )
-    environment = serializers.SlugRelatedField(
-        slug_field="name", queryset=Environment.objects.all()
-    )
+    serviceId = _service_field()
+    environment = _environment_field()
     version = serializers.CharField(
         max_length=128, help_text="A semantic version, or an image digest sha256:…"
     )
@@ -34,22 +52,14 @@ class RollbackRequestSerializer(serializers.Serializer):
 
 
 class RollbackToRequestSerializer(RollbackRequestSerializer):
-    environment = serializers.SlugRelatedField(
-        slug_field="name", queryset=Environment.objects.all()
-    )
+    environment = _environment_field()
     version = serializers.CharField(max_length=128)
 
 
 class PromotionRequestSerializer(serializers.Serializer):
-    serviceId = serializers.SlugRelatedField(
-        slug_field="slug", queryset=Service.objects.all()
-    )
-    source = serializers.SlugRelatedField(
-        slug_field="name", queryset=Environment.objects.all()
-    )
-    target = serializers.SlugRelatedField(
-        slug_field="name", queryset=Environment.objects.all()
-    )
+    serviceId = _service_field()
+    source = _environment_field()
+    target = _environment_field()
     reason = serializers.CharField(max_length=500, required=False, default="")
 
     def validate(self, attrs):
@@ -148,11 +158,29 @@ class VariableSerializer(serializers.Serializer):
     """One configuration value; a secret's value is write-only."""
 
     key = serializers.RegexField(r"^[A-Za-z_][A-Za-z0-9_]*$", max_length=200)
-    value = serializers.CharField(allow_blank=True, write_only=True, max_length=65536)
+    value = serializers.SerializerMethodField()
     secret = serializers.BooleanField(default=True)
     updatedAt = serializers.DateTimeField(source="updated_at", read_only=True)
 
-    def to_representation(self, instance):
-        data = super().to_representation(instance)
-        data["value"] = None if instance.secret else instance.value
-        return data
+    def get_value(self, instance) -> str | None:
+        """The value, or null for a secret: secrets are never read back."""
+        return None if instance.secret else instance.value
+
+
+class VariableInputSerializer(serializers.Serializer):
+    key = serializers.RegexField(r"^[A-Za-z_][A-Za-z0-9_]*$", max_length=200)
+    value = serializers.CharField(allow_blank=True, max_length=65536)
+    secret = serializers.BooleanField(default=True)
+
+
+class VariableListInputSerializer(serializers.ListSerializer):
+    child = VariableInputSerializer()
+
+    def validate(self, attrs):
+        keys = [item["key"] for item in attrs]
+        repeated = sorted({key for key in keys if keys.count(key) > 1})
+        if repeated:
+            raise serializers.ValidationError(
+                f"each key may appear once; repeated: {', '.join(repeated)}"
+            )
+        return attrs

@@ -14,7 +14,11 @@ from rest_framework.views import APIView
 from accounts.choices import Action
 from accounts.permissions import check_can, restrict
 from deployments.actions import delete_variable, set_variables
-from deployments.api.serializers import VariableSerializer
+from deployments.api.serializers import (
+    VariableInputSerializer,
+    VariableListInputSerializer,
+    VariableSerializer,
+)
 from deployments.models import ConfigValue, Environment
 from services.models import Service
 
@@ -43,12 +47,12 @@ class VariablesView(APIView):
         return Response(VariableSerializer(values.order_by("key"), many=True).data)
 
     @extend_schema(
-        request=VariableSerializer(many=True),
+        request=VariableInputSerializer(many=True),
         responses=VariableSerializer(many=True),
     )
     def put(self, request, service_id, environment):
         service, env = self._target(service_id, environment, Action.MANAGE_SECRETS)
-        serializer = VariableSerializer(data=request.data, many=True)
+        serializer = VariableListInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         keys = set_variables(service, env, serializer.validated_data, request.user)
         values = ConfigValue.objects.filter(

@@ -79,8 +79,8 @@ def test_unknown_references_are_field_errors(api):
 
     assert response.status_code == 400
     errors = response.json()["errors"]
-    assert errors["serviceId"] == ["Object with slug=absent does not exist."]
-    assert errors["environment"] == ["Object with name=nowhere does not exist."]
+    assert errors["serviceId"] == ["no service 'absent'"]
+    assert errors["environment"] == ["no environment 'nowhere'"]
 
 
 @pytest.mark.parametrize(
@@ -100,3 +100,24 @@ def test_unknown_ids_are_404_with_the_error_shape(api, url):
     body = response.json()
     assert body["code"] == "not_found"
     assert isinstance(body["message"], str) and body["message"]
+
+
+def test_a_key_repeated_in_one_variables_request_is_refused(api):
+    from deployments.models import ConfigValue
+    from tests.catalog import add_service, definition
+
+    add_service(definition())
+    body = [
+        {"key": "API_KEY", "value": "first"},
+        {"key": "API_KEY", "value": "second"},
+    ]
+
+    response = api.put(
+        "/api/services/mech-search/variables/staging", body, format="json"
+    )
+
+    assert response.status_code == 400
+    assert response.json()["errors"] == {
+        "non_field_errors": ["each key may appear once; repeated: API_KEY"]
+    }
+    assert ConfigValue.objects.count() == 0
