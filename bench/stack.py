@@ -231,6 +231,7 @@ class Stack:
                 f"{LOOPBACK}:{self.web_port}",
                 "--workers",
                 str(workers),
+                "--no-control-socket",
             ],
         )
         wait_until(
