@@ -4,6 +4,18 @@ from django.utils import timezone
 
 from accounts.choices import Scope
 from accounts.models import ApiKey
+from accounts.permissions import restrict
+
+
+class ServiceScopedAdminMixin:
+    """Staff see in the admin only the services, and their rows, they may view.
+
+    The same rule as the API (``accounts.permissions.restrict``); rows of
+    other services answer 404 on their change pages too.
+    """
+
+    def get_queryset(self, request):
+        return restrict(super().get_queryset(request), request.user)
 
 
 class ApiKeyCreationForm(forms.ModelForm):

@@ -39,6 +39,9 @@ SERVICE_PATHS = {
     ("services", "endpoint"): "service",
     ("deployments", "deployment"): "service",
     ("deployments", "configvalue"): "service",
+    ("deployments", "release"): "service",
+    ("deployments", "ledgerentry"): "service",
+    ("deployments", "deployhook"): "service",
     ("health", "checkresult"): "service",
 }
 # Models every role may read whole.

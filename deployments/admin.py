@@ -12,6 +12,7 @@ from django.db.models import Count, Q
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
+from accounts.admin import ServiceScopedAdminMixin
 from deployments.choices import DeploymentStatus
 from deployments.hooks import TOKEN_PREFIX, issue_hook, revoke_hook
 from deployments.models import (
@@ -161,7 +162,7 @@ class ConfigValueForm(forms.ModelForm):
 
 
 @admin.register(ConfigValue)
-class ConfigValueAdmin(admin.ModelAdmin):
+class ConfigValueAdmin(ServiceScopedAdminMixin, admin.ModelAdmin):
     form = ConfigValueForm
     list_display = [
         "key",
@@ -198,7 +199,7 @@ class ConfigValueAdmin(admin.ModelAdmin):
 
 
 @admin.register(Deployment)
-class DeploymentAdmin(HistoryAdmin):
+class DeploymentAdmin(ServiceScopedAdminMixin, HistoryAdmin):
     list_display = [
         "id",
         "service",
@@ -283,7 +284,7 @@ class DeploymentAdmin(HistoryAdmin):
 
 
 @admin.register(Release)
-class ReleaseAdmin(HistoryAdmin):
+class ReleaseAdmin(ServiceScopedAdminMixin, HistoryAdmin):
     list_display = [
         "service",
         "version",
@@ -305,7 +306,7 @@ class ReleaseAdmin(HistoryAdmin):
 
 
 @admin.register(LedgerEntry)
-class LedgerEntryAdmin(HistoryAdmin):
+class LedgerEntryAdmin(ServiceScopedAdminMixin, HistoryAdmin):
     list_display = [
         "number",
         "service",
@@ -330,7 +331,7 @@ class DeployHookCreationForm(forms.ModelForm):
 
 
 @admin.register(DeployHook)
-class DeployHookAdmin(admin.ModelAdmin):
+class DeployHookAdmin(ServiceScopedAdminMixin, admin.ModelAdmin):
     """Hooks are created here (the token is shown once) and revoked, never edited."""
 
     list_display = [

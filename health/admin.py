@@ -8,6 +8,7 @@ from django.contrib import admin
 from django.utils.html import format_html
 from django.utils.text import Truncator
 
+from accounts.admin import ServiceScopedAdminMixin
 from health.choices import HealthStatus
 from health.models import CheckResult
 
@@ -16,7 +17,7 @@ STATUS_COLOURS = {HealthStatus.UP: "#1e7e34", HealthStatus.DOWN: "#c0392b"}
 
 
 @admin.register(CheckResult)
-class CheckResultAdmin(admin.ModelAdmin):
+class CheckResultAdmin(ServiceScopedAdminMixin, admin.ModelAdmin):
     list_display = [
         "id",
         "service",

@@ -18,6 +18,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from guardian.admin import GuardedModelAdmin
 
+from accounts.admin import ServiceScopedAdminMixin
 from accounts.permissions import check_can_deploy
 from deployments.actions import request_deployment, validate_request
 from deployments.choices import Trigger
@@ -115,7 +116,7 @@ class EndpointInline(admin.TabularInline):
 
 
 @admin.register(Service)
-class ServiceAdmin(GuardedModelAdmin):
+class ServiceAdmin(ServiceScopedAdminMixin, GuardedModelAdmin):
     # Adds the deploy button to guardian's change form, which links the
     # per-service ("object") permissions page.
     change_form_template = "admin/services/service/change_form.html"
