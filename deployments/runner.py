@@ -317,8 +317,9 @@ def build_spec(deployment):
 def redact(text, values):
     """Mask every configured value in a service's own output before logging it.
 
-    Services may print their environment; values shorter than four characters
-    are left alone since masking them would garble the text.
+    Known limitation: values shorter than four characters are not masked,
+    since masking them would garble the text; such a value printed by a
+    failing release shows in its deployment log.
     """
     for value in sorted(values, key=len, reverse=True):
         if len(value) >= MIN_REDACTED_LENGTH:

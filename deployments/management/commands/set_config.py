@@ -110,6 +110,8 @@ class Command(BaseCommand):
             service=service, environment=environment, key__in=list(values)
         )
         before = {row.key: row.value for row in rows}
+        # Known limitation: a lock cannot hold a row that does not exist yet, so
+        # two --keep-existing runs at the same moment may both set a missing key.
         to_write = {
             key: value
             for key, value in values.items()
