@@ -10,7 +10,7 @@ import hashlib
 import json
 import logging
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
 
@@ -58,14 +58,17 @@ class Plan:
     reason: str = ""
     rollback_of: object = None
     override_bad_release: bool = False
-    extra: dict = field(default_factory=dict)
+    # A promotion runs exactly the image reference that serves in its source.
+    source_image: str = ""
 
     @property
     def image(self):
         if resolve(self.environment.backend) != BackendKind.DOCKER:
             return ""
-        return self.release.pinned_image or self.service.image_reference(
-            self.release.version
+        return (
+            self.source_image
+            or self.release.pinned_image
+            or self.service.image_reference(self.release.version)
         )
 
 
@@ -140,18 +143,8 @@ def choose_strategy(service, environment, strategy):
     return strategy
 
 
-def check_release_not_bad(release, override_bad_release):
-    if release.is_bad and not override_bad_release:
-        raise RegistryError(
-            f"{release.service} {release.version} is marked bad "
-            f"({release.bad_reason}); deploy it again only with an explicit override",
-            code="bad_release",
-            details={"version": release.version},
-        )
-
-
 def check_release(plan):
-    check_release_not_bad(plan.release, plan.override_bad_release)
+    releases.check_not_bad(plan.release, override=plan.override_bad_release)
     image = plan.image
     if image and not get_backend(plan.environment.backend).image_available(image):
         raise RegistryError(
@@ -307,8 +300,7 @@ def promote(service, source, target, user=None, trigger=Trigger.API, reason=""):
         strategy=choose_strategy(service, target, None),
         reason=reason or f"promoted from {source} (#{serving.pk})",
     )
-    if serving.image and resolve(target.backend) == BackendKind.DOCKER:
-        plan.extra["image"] = serving.image
+    plan.source_image = serving.image
     return submit(plan, user, trigger)
 
 
@@ -417,7 +409,7 @@ def _create(plan, user, trigger, queue, idempotency_key, fingerprint):
             environment=plan.environment,
             version=plan.release.version,
             release=plan.release,
-            image=plan.extra.get("image", plan.image),
+            image=plan.image,
             kind=plan.kind,
             strategy=plan.strategy,
             reason=plan.reason[:500],
@@ -513,7 +505,7 @@ def _checked(problems, step, *args):
 def _check_not_bad(service, version, override_bad_release):
     release = releases.find_release(service, version)
     if release is not None:
-        check_release_not_bad(release, override_bad_release)
+        releases.check_not_bad(release, override=override_bad_release)
 
 
 def _planned_image(service, environment, version):

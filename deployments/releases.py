@@ -18,7 +18,7 @@ from django.utils import timezone
 from deployments import imageref, semver
 from deployments.models import VERSION_MAX_LENGTH, Release
 from deployments.registry_client import client_for
-from registry.exceptions import Conflict, NotFound, RegistryError
+from registry.exceptions import NotFound, RegistryError
 
 logger = logging.getLogger(__name__)
 
@@ -222,11 +222,11 @@ def clear_bad(release):
 
 
 def check_not_bad(release, *, override=False):
-    """Refuse (409 ``release_marked_bad``) a bad release unless overridden."""
+    """Refuse (400 ``bad_release``) a bad release unless the caller overrides."""
     if release.is_bad and not override:
-        raise Conflict(
-            f"release {release.version} of {release.service} is marked bad "
-            f"({release.bad_reason or 'no reason given'}); override to deploy it",
-            code="release_marked_bad",
+        raise RegistryError(
+            f"{release.service} {release.version} is marked bad "
+            f"({release.bad_reason}); deploy it again only with an explicit override",
+            code="bad_release",
             details={"version": release.version},
         )

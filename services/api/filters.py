@@ -5,12 +5,7 @@ from services.models import Service
 
 class ServiceFilterSet(django_filters.FilterSet):
     nginxEnabled = django_filters.BooleanFilter(field_name="nginx_enabled")
-    hasImage = django_filters.BooleanFilter(
-        field_name="docker_image",
-        exclude=True,
-        lookup_expr="exact",
-        method="_has_image",
-    )
+    hasImage = django_filters.BooleanFilter(method="_has_image")
 
     class Meta:
         model = Service

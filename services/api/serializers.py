@@ -82,16 +82,3 @@ class ServiceSerializer(serializers.ModelSerializer):
             "updatedAt",
         ]
         read_only_fields = fields
-
-
-class ImportErrorSerializer(serializers.Serializer):
-    file = serializers.CharField()
-    line = serializers.IntegerField(allow_null=True)
-    field = serializers.CharField()
-    message = serializers.CharField()
-
-
-class ImportResultSerializer(serializers.Serializer):
-    id = serializers.CharField()
-    outcome = serializers.CharField()
-    url = serializers.URLField()

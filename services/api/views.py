@@ -25,8 +25,6 @@ from services.definition import DefinitionError, dump_definition, parse_definiti
 from services.models import Service
 from services.schema import SERVICE_CONFIG_SCHEMA
 
-YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/plain")
-
 
 class YamlParser(parsers.BaseParser):
     """Hands the raw body to the definition reader, which does its own parsing."""

@@ -421,7 +421,7 @@ def test_bad_release_is_refused_unless_overridden_and_clear_bad_allows_it():
     releases.clear_bad(release)
     release.refresh_from_db()
 
-    assert (info.value.code, info.value.status_code) == ("release_marked_bad", 409)
+    assert (info.value.code, info.value.status_code) == ("bad_release", 400)
     assert (release.is_bad, release.bad_reason, release.marked_bad_at) == (
         False,
         "",
