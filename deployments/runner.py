@@ -185,7 +185,8 @@ class Rollout:
         previous = self.previous
         if previous is None or previous.stopped_at is not None:
             return
-        _backend_of(previous).halt(previous.handle, self.log)
+        backend = _backend_of(previous)
+        backend.halt(previous.handle, self.log, port=port_of(previous))
         previous.stopped_at = timezone.now()
         Deployment.objects.filter(pk=previous.pk).update(stopped_at=previous.stopped_at)
 
@@ -262,6 +263,12 @@ def _record(deployment, *fields):
     """
     values = {name: getattr(deployment, name) for name in fields}
     Deployment.objects.filter(pk=deployment.pk).update(**values)
+
+
+def port_of(deployment):
+    """The port in a deployment's ``host:port`` address, or None."""
+    host, _, port = deployment.address.rpartition(":")
+    return int(port) if host and port.isdigit() else None
 
 
 def current_deployment(service, environment):

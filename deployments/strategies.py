@@ -14,7 +14,7 @@ from deployments import traffic
 from deployments.choices import DeploymentKind, Strategy
 from deployments.health_gate import probe
 from deployments.models import Deployment
-from deployments.runner import HealthGateFailed, beat, retire
+from deployments.runner import HealthGateFailed, beat, port_of, retire
 
 logger = logging.getLogger(__name__)
 
@@ -38,9 +38,11 @@ def recreate(rollout):
 
     The new release is prepared first and takes over the old one's port, so
     the service is down only from the stop to the new release's first answer.
+    It starts as soon as the old release has let go of the port; the old
+    container's teardown finishes meanwhile (see ``Backend.halt``).
     """
     previous = rollout.previous if rollout.previous_running else None
-    rollout.prepare_new(port=_port_of(previous) if previous else None)
+    rollout.prepare_new(port=port_of(previous) if previous else None)
     if previous is not None:
         rollout.log(f"stopping {previous.version} first (recreate)")
         rollout.halt_previous()
@@ -49,11 +51,6 @@ def recreate(rollout):
     rollout.route([(rollout.instance.address, 100)])
     rollout.promote()
     rollout.discard_previous()
-
-
-def _port_of(deployment):
-    host, _, port = deployment.address.rpartition(":")
-    return int(port) if host and port.isdigit() else None
 
 
 def blue_green(rollout):

@@ -14,7 +14,9 @@ What a release does is its kind:
 - ``FAILS_REQUESTS`` is healthy but ``/cgi-bin/work`` answers 500, so only
   real traffic shows the problem;
 - ``SLOW_START`` waits ``SLOW_START_SECONDS`` before it listens, which keeps
-  its deployment on the health gate for that long.
+  its deployment on the health gate for that long;
+- ``IGNORES_TERM`` is healthy but ignores SIGTERM, so only the engine's
+  SIGKILL after its stop timeout ends it.
 
 ``publish`` also takes True and False for healthy and broken.
 """
@@ -32,6 +34,7 @@ PRINTS_ENV = "prints-env"
 FAILS_REQUESTS = "fails-requests"
 SLOW_START = "slow-start"
 SLOW_START_SECONDS = 3
+IGNORES_TERM = "ignores-term"
 
 SERVE = """printf '%s\\n' "$GREETING" > /www/greeting
 echo "serving $MECH_RELEASE on 127.0.0.1:$PORT"
@@ -42,6 +45,8 @@ START_SCRIPTS = {
     BROKEN: SERVE,
     FAILS_REQUESTS: SERVE,
     SLOW_START: f"sleep {SLOW_START_SECONDS}\n{SERVE}",
+    # An ignored signal stays ignored across exec, so httpd ignores it too.
+    IGNORES_TERM: f"trap '' TERM\n{SERVE}",
     PRINTS_ENV: "echo 'cannot start; my environment is:'\nenv\nexit 3\n",
 }
 WORK_OK = """#!/bin/sh

@@ -1,4 +1,5 @@
 import socket
+import time
 from dataclasses import dataclass, field
 
 
@@ -75,8 +76,13 @@ class Backend:
         """Stop and remove the instance; a missing instance is not an error."""
         raise NotImplementedError
 
-    def halt(self, handle, log):
-        """Stop the instance; what it leaves behind goes with ``discard``."""
+    def halt(self, handle, log, port=None):
+        """Stop the instance; what it leaves behind goes with ``discard``.
+
+        With ``port``, a backend may return as soon as nothing listens there
+        any more and finish the stop in the background; ``discard`` then
+        waits for it.
+        """
         self.stop(handle, log)
 
     def discard(self, handle, log):
@@ -104,6 +110,18 @@ def port_is_free(port, host="127.0.0.1"):
         except OSError:
             return False
     return True
+
+
+def wait_port_free(port, done, timeout, host="127.0.0.1", interval=0.001):
+    """Poll until nothing listens on ``port`` or ``done()``; True when free."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if port_is_free(port, host):
+            return True
+        if done():
+            return port_is_free(port, host)
+        time.sleep(interval)
+    return False
 
 
 def pick_port(preferred=None, host="127.0.0.1"):

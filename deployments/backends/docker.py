@@ -7,6 +7,7 @@ one, since the previous version keeps its port until the new one is healthy.
 
 import logging
 import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import docker
 from django.conf import settings
@@ -18,16 +19,25 @@ from deployments.backends.base import (
     Instance,
     Prepared,
     pick_port,
+    wait_port_free,
 )
 
 logger = logging.getLogger(__name__)
 
 STOP_TIMEOUT_SECONDS = 5
+# How much longer than the engine's own stop timeout a stop may take.
+STOP_MARGIN_SECONDS = 10
 LABEL = "io.mech-registry.deployment"
 
 # One client per thread and engine: making one asks the engine for its API
 # version, a round trip each deployment would otherwise pay.
 _clients = threading.local()
+
+# Stops begun by ``halt(port=...)`` and not yet awaited, by container id.
+# Per worker process: one deployment halts and later discards the container.
+_stopping = {}
+_stop_executor = None
+_stop_lock = threading.Lock()
 
 
 def engine_client(base_url):
@@ -45,13 +55,14 @@ def engine_client(base_url):
 class DockerBackend(Backend):
     kind = "docker"
 
-    def __init__(self, client=None):
-        self._client = client
+    def __init__(self):
+        self.base_url = settings.MECH["DOCKER_HOST"]
+        self._client = None
 
     @property
     def client(self):
         if self._client is None:
-            self._client = engine_client(settings.MECH["DOCKER_HOST"])
+            self._client = engine_client(self.base_url)
         return self._client
 
     def ensure_image(self, image, log):
@@ -133,19 +144,48 @@ class DockerBackend(Backend):
         self.halt(handle, log)
         self.discard(handle, log)
 
-    def halt(self, handle, log):
-        try:
-            self.client.api.stop(handle, timeout=STOP_TIMEOUT_SECONDS)
-        except NotFound:
-            log(f"container {handle[:12]} is already gone")
+    def halt(self, handle, log, port=None):
+        """Stop the container; with ``port``, return once it stops listening.
+
+        The engine's stop goes on in the background after the process has
+        let go of the port: the engine tears the container down for tens of
+        milliseconds more, which recreate need not wait for before starting
+        the new release on that port. ``discard`` waits for the stop to end.
+        """
+        if port is None:
+            _halt(self.client, handle)
+            log(f"stopped container {handle[:12]}")
             return
-        except APIError as exc:
+        stopping = _stopper().submit(_halt_in_background, self.base_url, handle)
+        _stopping[handle] = stopping
+        timeout = STOP_TIMEOUT_SECONDS + STOP_MARGIN_SECONDS
+        if not wait_port_free(port, stopping.done, timeout):
+            if not stopping.done():
+                raise BackendError(
+                    f"container {handle[:12]} still holds port {port} after {timeout} s"
+                )
+            _stopping.pop(handle, None)
+            stopping.result()
             raise BackendError(
-                f"cannot stop container {handle[:12]}: {exc.explanation}"
+                f"port {port} is still in use after container {handle[:12]} stopped"
             )
-        log(f"stopped container {handle[:12]}")
+        if stopping.done():
+            _stopping.pop(handle, None)
+            stopping.result()
+            log(f"stopped container {handle[:12]}")
+        else:
+            log(
+                f"container {handle[:12]} let go of port {port}; "
+                "it finishes stopping in the background"
+            )
 
     def discard(self, handle, log):
+        stopping = _stopping.pop(handle, None)
+        if stopping is not None:
+            try:
+                stopping.result(timeout=STOP_TIMEOUT_SECONDS + STOP_MARGIN_SECONDS)
+            except (BackendError, TimeoutError) as exc:
+                log(f"stopping container {handle[:12]} did not finish cleanly: {exc}")
         try:
             self.client.api.remove_container(handle, force=True)
         except NotFound:
@@ -167,6 +207,35 @@ class DockerBackend(Backend):
         if container is None:
             return ""
         return container.logs(tail=lines).decode(errors="replace")
+
+
+def _halt(client, handle):
+    """Ask the engine to stop ``handle``; a missing container is already stopped."""
+    try:
+        client.api.stop(handle, timeout=STOP_TIMEOUT_SECONDS)
+    except NotFound:
+        return
+    except APIError as exc:
+        raise BackendError(f"cannot stop container {handle[:12]}: {exc.explanation}")
+
+
+def _halt_in_background(base_url, handle):
+    # Each stopper thread has its own client (engine_client is per thread).
+    _halt(engine_client(base_url), handle)
+
+
+def _stopper():
+    """The worker process's threads for stops that finish in the background.
+
+    Made on first use, so each forked worker process gets its own.
+    """
+    global _stop_executor
+    with _stop_lock:
+        if _stop_executor is None:
+            _stop_executor = ThreadPoolExecutor(
+                max_workers=2, thread_name_prefix="mech-docker-stop"
+            )
+    return _stop_executor
 
 
 def _repo_digest(image, reference):
