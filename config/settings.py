@@ -85,7 +85,7 @@ def _database_settings():
     default_url = f"sqlite:///{STATE_DIR / 'registry.sqlite3'}"
     url = env_str("DATABASE_URL", default_url)
     try:
-        config = dj_database_url.parse(url, conn_max_age=60)
+        config = dj_database_url.parse(url, conn_max_age=60, conn_health_checks=True)
     except ValueError as exc:
         raise ImproperlyConfigured(f"DATABASE_URL is not a database URL: {exc}")
     if config["ENGINE"] == "django.db.backends.sqlite3":
