@@ -20,6 +20,8 @@ FINISHED = ("succeeded", "failed")
 DEPLOY_TIMEOUT = 90
 STOP_WAIT_TIMEOUT = 60
 PROBE_TIMEOUT = 1.0
+# How often the API is read while a deployment is followed by probing alone.
+QUIET_API_INTERVAL = 1.0
 
 
 class BenchError(Exception):
@@ -46,7 +48,8 @@ def probe(address, path, hostname=""):
         connection.request("GET", path, headers=headers)
         response = connection.getresponse()
         return response.status, response.read().decode(errors="replace")
-    except OSError:
+    except (OSError, http.client.HTTPException):
+        # Refused, reset or cut short: a release stopping mid-answer.
         return None, ""
     finally:
         connection.close()
@@ -174,25 +177,30 @@ def request(api, path, body):
     return api.post(path, body), sent_at, started
 
 
-def follow(api, sent, version, watch, timing):
+def follow(api, sent, version, watch, timing, probe_only=False):
     """Wait until the deployment finishes and ``version`` answers on ``watch``.
 
     ``watch(detail)`` gives the ``(address, hostname)`` pairs to probe as the
     deployment goes on: the service's own address, or nginx with the
     service's hostname. The ``served`` time is the first 2xx naming
-    ``version``.
+    ``version``. With ``probe_only`` (the address is known in advance), the
+    API is read only once a second until then, so that the wait is measured
+    as ``docker run``'s is: by probing alone, with no API request competing
+    with the deployment for the machine.
     """
     body, sent_at, started = sent
     followed = Followed(detail=body, sent_at=sent_at)
     deadline = started + DEPLOY_TIMEOUT
-    next_api = 0.0
+    next_api = started + QUIET_API_INTERVAL if probe_only else 0.0
     while time.perf_counter() < deadline:
         now = time.perf_counter()
         if followed.served is None and _any_serves(watch(followed.detail), version):
             followed.served = time.perf_counter() - started
+            now = next_api = time.perf_counter()
         if now >= next_api:
             followed.detail = api.deployment(followed.id)
-            next_api = now + timing.api_interval
+            quiet = probe_only and followed.served is None
+            next_api = now + (QUIET_API_INTERVAL if quiet else timing.api_interval)
             if followed.detail["status"] == "failed":
                 _fail(api, followed)
             if followed.detail["status"] in FINISHED and followed.answered is None:

@@ -12,6 +12,7 @@ MARKS = (
     (re.compile(r"^(deploy|rollback|promotion) of "), "plan logged"),
     (re.compile(r"^stopping "), "stop asked"),
     (re.compile(r"^stopped container "), "container stopped"),
+    (re.compile(r"^container .* let go of port "), "port released"),
     (re.compile(r"^image .* is present"), "image inspected"),
     (re.compile(r"^pulling "), "pull started"),
     (re.compile(r"^creating container "), "create asked"),
