@@ -65,12 +65,17 @@ class DeploymentLog:
         )
 
 
-def claim(deployment_id):
-    """Move a pending deployment to running; False when another worker has it."""
+def claim(deployment_id, **progress):
+    """Move a pending deployment to running; False when another worker has it.
+
+    ``progress`` are further fields stored by the same UPDATE.
+    """
     now = timezone.now()
     claimed = Deployment.objects.filter(
         pk=deployment_id, status=DeploymentStatus.PENDING
-    ).update(status=DeploymentStatus.RUNNING, started_at=now, heartbeat_at=now)
+    ).update(
+        status=DeploymentStatus.RUNNING, started_at=now, heartbeat_at=now, **progress
+    )
     return claimed == 1
 
 
@@ -83,12 +88,18 @@ def execute(deployment_id):
     """Run a claimed deployment to its end; safe to call twice for one id."""
     from deployments.strategies import run_strategy
 
-    if not claim(deployment_id):
+    deployment = (
+        Deployment.objects.select_related(
+            "service", "environment", "release", "requested_by"
+        )
+        .filter(pk=deployment_id)
+        .first()
+    )
+    backend = deployment and resolve(deployment.environment.backend)
+    if deployment is None or not claim(deployment_id, backend=backend):
         logger.info("deployment %s is not pending; skipped", deployment_id)
         return
-    deployment = Deployment.objects.select_related(
-        "service", "environment", "release", "requested_by"
-    ).get(pk=deployment_id)
+    deployment.backend = backend
     rollout = Rollout(deployment)
     try:
         run_strategy(rollout)
@@ -115,8 +126,7 @@ class Rollout:
         self.previous = current_deployment(self.service, self.environment)
         self.instance = None
         self.spec = None
-        deployment.backend = resolve(self.environment.backend)
-        _record(deployment, "backend")
+        self._halting = None
 
     @property
     def routed(self):
@@ -131,10 +141,10 @@ class Rollout:
         self.prepare_new()
         self.launch_new()
 
-    def prepare_new(self, port=None):
+    def prepare_new(self, port=None, before_create=None):
         """Ready the new release without running it (see ``Backend.prepare``)."""
         self.spec = build_spec(self.deployment)
-        self.prepared = self.backend.prepare(self.spec, self.log, port)
+        self.prepared = self.backend.prepare(self.spec, self.log, port, before_create)
         if self.prepared.handle:
             # Known from here on, so a failure removes it.
             self.instance = Instance(self.prepared.handle, self.prepared.address)
@@ -148,7 +158,7 @@ class Rollout:
         if self.instance.digest and "@" not in self.spec.image:
             # A tag and a digest together name exactly the image that ran.
             deployment.image = f"{self.spec.image}@{self.instance.digest}"
-        _record(deployment, "handle", "address", "image")
+        _record(deployment, "handle", "address", "image", "config_fingerprint")
 
     def gate(self):
         """Wait for 2xx on the health check; raise ``HealthGateFailed`` if not."""
@@ -180,15 +190,27 @@ class Rollout:
         shares = ", ".join(f"{address} {weight}%" for address, weight in weighted)
         self.log(f"traffic: {shares}")
 
-    def halt_previous(self):
-        """Stop the serving release; ``discard_previous`` removes it later."""
+    def begin_halt_previous(self):
+        """Begin stopping the serving release; ``halt_previous`` waits for it."""
         previous = self.previous
         if previous is None or previous.stopped_at is not None:
             return
-        backend = _backend_of(previous)
-        backend.halt(previous.handle, self.log, port=port_of(previous))
+        # Recorded before the stop: should this worker die from here on, the
+        # reaper sees that the release may be down and restores it.
         previous.stopped_at = timezone.now()
         Deployment.objects.filter(pk=previous.pk).update(stopped_at=previous.stopped_at)
+        self.log(f"stopping {previous.version} first (recreate)")
+        backend = _backend_of(previous)
+        self._halting = backend.begin_halt(
+            previous.handle, self.log, port=port_of(previous)
+        )
+
+    def halt_previous(self):
+        """Stop the serving release; ``discard_previous`` removes it later."""
+        self.begin_halt_previous()
+        halting, self._halting = self._halting, None
+        if halting is not None:
+            halting()
 
     def discard_previous(self):
         if self.previous is not None:
@@ -303,8 +325,8 @@ def build_spec(deployment):
         names = ", ".join(missing)
         raise DeploymentFailed(f"required variables have no value: {names}")
     env = config.injected(service, values)
+    # Stored with the instance's address once it runs (``launch_new``).
     deployment.config_fingerprint = config.fingerprint(env)
-    _record(deployment, "config_fingerprint")
     image = ""
     if resolve(deployment.environment.backend) == BackendKind.DOCKER:
         image = deployment.image or service.image_reference(deployment.version)

@@ -36,17 +36,22 @@ def run_strategy(rollout):
 def recreate(rollout):
     """Stop the serving release, then start the new one: brief downtime.
 
-    The new release is prepared first and takes over the old one's port, so
-    the service is down only from the stop to the new release's first answer.
-    It starts as soon as the old release has let go of the port; the old
-    container's teardown finishes meanwhile (see ``Backend.halt``).
+    The new release's configuration and image are checked first; the old
+    release is stopped while the new container is created, on the old one's
+    port, and the new one starts as soon as the old has let go of that port
+    (the old container's teardown finishes meanwhile, see
+    ``Backend.begin_halt``). The service is down only from the stop to the
+    new release's first answer.
     """
     previous = rollout.previous if rollout.previous_running else None
-    rollout.prepare_new(port=port_of(previous) if previous else None)
-    if previous is not None:
-        rollout.log(f"stopping {previous.version} first (recreate)")
+    if previous is None:
+        rollout.start_new()
+    else:
+        rollout.prepare_new(
+            port=port_of(previous), before_create=rollout.begin_halt_previous
+        )
         rollout.halt_previous()
-    rollout.launch_new()
+        rollout.launch_new()
     rollout.gate()
     rollout.route([(rollout.instance.address, 100)])
     rollout.promote()

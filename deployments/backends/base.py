@@ -54,14 +54,21 @@ class Backend:
     """The interface every backend implements.
 
     ``start`` is ``prepare`` then ``launch``: a strategy that must stop the
-    old release first (recreate) prepares the new one before that stop and
-    launches it after, so the service is down only for the launch itself.
+    old release first (recreate) stops it while the new one is prepared and
+    launches the new one after, so the service is down only for the launch.
     """
 
     kind = ""
 
-    def prepare(self, spec, log, port=None):
-        """Do everything short of running; ``port`` overrides the choice."""
+    def prepare(self, spec, log, port=None, before_create=None):
+        """Do everything short of running; ``port`` overrides the choice.
+
+        ``before_create()``, when given, is called once everything that can
+        be checked without creating the instance has been (the image is
+        there): recreate begins stopping the old release at that point.
+        """
+        if before_create is not None:
+            before_create()
         return Prepared(spec, port or pick_port(spec.preferred_port))
 
     def launch(self, prepared, log):
@@ -77,13 +84,18 @@ class Backend:
         raise NotImplementedError
 
     def halt(self, handle, log, port=None):
-        """Stop the instance; what it leaves behind goes with ``discard``.
+        """Stop the instance; what it leaves behind goes with ``discard``."""
+        self.begin_halt(handle, log, port)()
 
-        With ``port``, a backend may return as soon as nothing listens there
-        any more and finish the stop in the background; ``discard`` then
-        waits for it.
+    def begin_halt(self, handle, log, port=None):
+        """Begin stopping the instance; return a function that waits for it.
+
+        With ``port``, a backend may have that function return as soon as
+        nothing listens there any more and finish the stop in the
+        background; ``discard`` then waits for it. This one stops at once.
         """
         self.stop(handle, log)
+        return lambda: None
 
     def discard(self, handle, log):
         """Remove what ``halt`` left behind."""

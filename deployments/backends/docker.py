@@ -8,6 +8,7 @@ one, since the previous version keeps its port until the new one is healthy.
 import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 
 import docker
 from django.conf import settings
@@ -97,11 +98,13 @@ class DockerBackend(Backend):
         except (APIError, NotFound):
             return False
 
-    def prepare(self, spec, log, port=None):
+    def prepare(self, spec, log, port=None, before_create=None):
         """Pull if needed and create the container, without starting it."""
         if not spec.image:
             raise BackendError("the service has no docker image in its definition")
         image = self.ensure_image(spec.image, log)
+        if before_create is not None:
+            before_create()
         port = port or pick_port(spec.preferred_port)
         api = self.client.api
         host_config = api.create_host_config(
@@ -144,22 +147,22 @@ class DockerBackend(Backend):
         self.halt(handle, log)
         self.discard(handle, log)
 
-    def halt(self, handle, log, port=None):
-        """Stop the container; with ``port``, return once it stops listening.
+    def begin_halt(self, handle, log, port=None):
+        """Ask the engine to stop the container; the stop runs in the background.
 
-        The engine's stop goes on in the background after the process has
-        let go of the port: the engine tears the container down for tens of
-        milliseconds more, which recreate need not wait for before starting
-        the new release on that port. ``discard`` waits for the stop to end.
+        The returned function waits until the container no longer listens
+        on ``port`` (without ``port``: until it has stopped). The engine
+        tears the container down for tens of milliseconds after its process
+        has exited, which recreate need not wait for before it starts the
+        new release on that port; ``discard`` waits for the whole stop.
         """
-        if port is None:
-            _halt(self.client, handle)
-            log(f"stopped container {handle[:12]}")
-            return
         stopping = _stopper().submit(_halt_in_background, self.base_url, handle)
         _stopping[handle] = stopping
+        return partial(self._wait_halted, handle, stopping, port, log)
+
+    def _wait_halted(self, handle, stopping, port, log):
         timeout = STOP_TIMEOUT_SECONDS + STOP_MARGIN_SECONDS
-        if not wait_port_free(port, stopping.done, timeout):
+        if port is not None and not wait_port_free(port, stopping.done, timeout):
             if not stopping.done():
                 raise BackendError(
                     f"container {handle[:12]} still holds port {port} after {timeout} s"
@@ -169,9 +172,14 @@ class DockerBackend(Backend):
             raise BackendError(
                 f"port {port} is still in use after container {handle[:12]} stopped"
             )
-        if stopping.done():
+        if port is None or stopping.done():
             _stopping.pop(handle, None)
-            stopping.result()
+            try:
+                stopping.result(timeout=timeout)
+            except TimeoutError:
+                raise BackendError(
+                    f"container {handle[:12]} did not stop within {timeout} s"
+                )
             log(f"stopped container {handle[:12]}")
         else:
             log(

@@ -93,6 +93,49 @@ def test_recreate_failure_restores_previous_release_and_marks_the_new_one_bad(
     assert releases_of(api, service.slug)["1.0.0"]["isBad"] is False
 
 
+def _next_deployment_id():
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT last_value, is_called FROM deployments_deployment_id_seq"
+        )
+        last, called = cursor.fetchone()
+    return last + 1 if called else last
+
+
+def test_recreate_whose_container_cannot_be_created_restores_the_stopped_release(
+    api, celery_worker, e2e_service, docker_environment, docker_client
+):
+    """Recreate stops the old release while it creates the new container.
+
+    When creating fails (here: a container already has the name), the old
+    release, already stopped, is restored; the new release is not bad.
+    """
+    environment = docker_environment("e2e-recreate", strategy="recreate").name
+    service = e2e_service(environment)
+    first = deploy(api, celery_worker, service.slug, environment, "1.0.0")
+    assert first["status"] == "succeeded", log_messages(first)
+    taken = f"mech-{service.slug}-{environment}-{_next_deployment_id()}"
+    running = Deployment.objects.get(pk=first["id"]).handle
+    image = docker_client.api.inspect_container(running)["Image"]
+    docker_client.api.create_container(image, name=taken, command=["/start"])
+
+    failed = deploy(api, celery_worker, service.slug, environment, "1.1.0")
+
+    assert failed["status"] == "failed"
+    assert failed["error"].startswith("cannot create container: Conflict.")
+    assert "stopping 1.0.0 first (recreate)" in log_messages(failed)
+    restore = wait_for_restore(api, celery_worker, service.slug, failed["id"])
+    assert restore["status"] == "succeeded", log_messages(restore)
+    assert restore["version"] == "1.0.0"
+    assert fetch(restore["address"], "/version") == (200, "1.0.0\n")
+    assert releases_of(api, service.slug)["1.1.0"]["isBad"] is False
+    assert taken in containers_of(docker_client, service.slug)
+    first = api.get(first["url"]).json()
+    assert first["stoppedAt"] is not None and first["isCurrent"] is False
+
+
 def test_bad_release_is_refused_unless_overridden_and_the_override_is_recorded(
     api, celery_worker, e2e_service, docker_environment
 ):
