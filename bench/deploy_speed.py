@@ -42,7 +42,6 @@ DOCKER_SDK = "docker run (SDK) → first 2xx"
 RECREATE_SERVED = "recreate: POST → first 2xx of new release"
 RECREATE_DONE = "recreate: POST → succeeded (finishedAt)"
 RECREATE_API = "recreate: POST → client sees succeeded"
-RECREATE_NO_STOP = "recreate: first 2xx less the wait for the old container"
 FIRST_SERVED = "first deploy (nothing to stop): POST → first 2xx"
 ROLLBACK_DONE = "rollback: POST → succeeded (finishedAt)"
 ROLLBACK_SERVED = "rollback: POST → old release answers on its address"
@@ -57,7 +56,6 @@ ORDER = [
     RECREATE_SERVED,
     RECREATE_DONE,
     RECREATE_API,
-    RECREATE_NO_STOP,
     FIRST_SERVED,
     ROLLBACK_DONE,
     ROLLBACK_SERVED,
@@ -379,8 +377,6 @@ class Bench:
         self.client.api.remove_container(_handle(followed.id), force=True)
 
     def recreate_and_roll_back(self):
-        from bench.report import segments
-
         target = self.targets["direct"]
         old = self.current[target.slug]
         followed = self.deploy(target, self.other(target), "recreate")
@@ -388,12 +384,6 @@ class Bench:
         self.results.add(RECREATE_DONE, followed.succeeded)
         self.results.add(RECREATE_API, followed.answered)
         self.results.add_breakdown("recreate", followed)
-        steps = dict(segments(followed))
-        stop = steps.get("stop asked → port released")
-        if stop is None:
-            stop = steps.get("stop asked → container stopped")
-        if followed.served is not None and stop is not None:
-            self.results.add(RECREATE_NO_STOP, followed.served - stop)
 
         rollback = self.roll_back(target, followed, old)
         self.results.add(ROLLBACK_DONE, rollback.succeeded)
