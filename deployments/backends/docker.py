@@ -3,6 +3,10 @@
 Containers share the host's network, so each listens on loopback on the port
 given in ``PORT``: the service's configured port when it is free, else a free
 one, since the previous version keeps its port until the new one is healthy.
+
+Known limitation: ports are chosen and releases probed on the worker's own
+loopback, so the engine at ``DOCKER_HOST`` must be on the worker's machine.
+Workers on several machines with an engine each are not supported yet.
 """
 
 import logging
