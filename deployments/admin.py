@@ -151,6 +151,18 @@ class ConfigValueForm(forms.ModelForm):
             raise forms.ValidationError(
                 "Give a value, or tick “Set an empty value” to store an empty one."
             )
+        # Secrets are write-only: making one public takes the value again, as
+        # the API's PUT does, or the stored secret would be published unseen.
+        if (
+            self.instance.pk is not None
+            and self.initial.get("secret")
+            and not cleaned.get("secret")
+            and not new_value
+            and not cleaned.get("clear_value")
+        ):
+            self.add_error(
+                "new_value", "Enter the value again to make a secret value public."
+            )
         return cleaned
 
     def save(self, commit=True):

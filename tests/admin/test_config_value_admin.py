@@ -136,3 +136,43 @@ def test_adding_without_a_value_is_refused(operator_client, service, qa):
 
     assert response.status_code == 200
     assert not ConfigValue.objects.filter(key="LOG_LEVEL").exists()
+
+
+def test_making_a_secret_public_without_a_new_value_is_refused(
+    operator_client, config_value
+):
+    form = _form(config_value, new_value="")
+    del form["secret"]
+
+    response = operator_client.post(_change_url(config_value), form)
+
+    config_value.refresh_from_db()
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "Enter the value again to make a secret value public." in html
+    assert SECRET not in html
+    assert config_value.secret is True
+    assert config_value.value == SECRET
+
+
+def test_making_a_secret_public_with_a_new_value_stores_it(
+    operator_client, config_value
+):
+    form = _form(config_value, new_value="public-Value-31")
+    del form["secret"]
+
+    operator_client.post(_change_url(config_value), form)
+
+    config_value.refresh_from_db()
+    assert config_value.secret is False
+    assert config_value.value == "public-Value-31"
+
+
+def test_making_a_public_value_secret_needs_no_new_value(operator_client, config_value):
+    ConfigValue.objects.filter(pk=config_value.pk).update(secret=False)
+
+    operator_client.post(_change_url(config_value), _form(config_value, new_value=""))
+
+    config_value.refresh_from_db()
+    assert config_value.secret is True
+    assert config_value.value == SECRET
