@@ -146,8 +146,11 @@ class Rollout:
         self.spec = build_spec(self.deployment)
         self.prepared = self.backend.prepare(self.spec, self.log, port, before_create)
         if self.prepared.handle:
-            # Known from here on, so a failure removes it.
+            # Known from here on, so a failure removes it, and recorded, so
+            # the reaper removes it should this worker die before it runs.
             self.instance = Instance(self.prepared.handle, self.prepared.address)
+            self.deployment.handle = self.prepared.handle
+            _record(self.deployment, "handle")
 
     def launch_new(self):
         self.instance = self.backend.launch(self.prepared, self.log)
@@ -434,6 +437,24 @@ def _stop(deployment, log):
     Deployment.objects.filter(pk=deployment.pk).update(stopped_at=timezone.now())
 
 
+def _stop_abandoned(deployment, log):
+    """Stop what an abandoned deployment started, recorded or not."""
+    if deployment.handle:
+        _stop(deployment, log)
+        return
+    backend = _backend_of(deployment)
+    try:
+        handles = backend.instances_of(deployment.pk)
+    except BackendError as exc:
+        log(f"could not look for instances it left: {exc}")
+        return
+    for handle in handles:
+        try:
+            backend.stop(handle, log)
+        except BackendError as exc:
+            log(f"could not stop {handle[:12]}: {exc}")
+
+
 def retire(previous, log):
     """Stop the release that served before, once the new one is current."""
     if previous is None or previous.stopped_at is not None:
@@ -461,8 +482,8 @@ def reap(deployment_id, stale_before):
     )
     log = DeploymentLog(deployment)
     log(f"failed: {reason}")
-    if deployment.handle and not deployment.is_current:
-        _stop(deployment, log)
+    if not deployment.is_current:
+        _stop_abandoned(deployment, log)
     current = current_deployment(deployment.service, deployment.environment)
     if current is not None and current.stopped_at is not None:
         from deployments.tasks import run_deployment_task

@@ -1,3 +1,4 @@
+import secrets
 import socket
 import time
 from dataclasses import dataclass, field
@@ -23,10 +24,16 @@ class LaunchSpec:
     command: str = ""
     directory: str = ""
     env: dict = field(default_factory=dict, repr=False)
+    # Makes the name unique beyond this database: a container left by a
+    # registry whose database was reset, or by another registry on the same
+    # engine, never holds the name a deployment needs.
+    suffix: str = field(default_factory=lambda: secrets.token_hex(3))
 
     @property
     def name(self):
-        return f"mech-{self.service}-{self.environment}-{self.deployment_id}"
+        return (
+            f"mech-{self.service}-{self.environment}-{self.deployment_id}-{self.suffix}"
+        )
 
 
 @dataclass(frozen=True)
@@ -102,6 +109,14 @@ class Backend:
 
     def is_running(self, handle):
         raise NotImplementedError
+
+    def instances_of(self, deployment_id):
+        """Handles of instances made for a deployment, found without its row.
+
+        For a worker that died between creating an instance and recording
+        it; backends that cannot tell return nothing.
+        """
+        return []
 
     def output_tail(self, handle, lines=20):
         """The last lines the instance printed, for a failed deployment's log."""

@@ -214,6 +214,15 @@ class DockerBackend(Backend):
         container = self._container(handle)
         return container is not None and container.status in ("created", "running")
 
+    def instances_of(self, deployment_id):
+        try:
+            found = self.client.api.containers(
+                all=True, filters={"label": f"{LABEL}={deployment_id}"}
+            )
+        except APIError as exc:
+            raise BackendError(f"cannot list containers: {exc.explanation}")
+        return [container["Id"] for container in found]
+
     def output_tail(self, handle, lines=20):
         container = self._container(handle)
         if container is None:

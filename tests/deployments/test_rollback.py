@@ -8,10 +8,12 @@ anything is stopped.
 
 import uuid
 
+import docker
 import pytest
 import requests
 
 from deployments.models import Deployment, LedgerEntry
+from deployments.runner import execute
 from tests.deployments.e2e_fixtures import (  # noqa: F401 (fixtures)
     docker_environment_fixture,
     e2e_images_fixture,
@@ -93,47 +95,56 @@ def test_recreate_failure_restores_previous_release_and_marks_the_new_one_bad(
     assert releases_of(api, service.slug)["1.0.0"]["isBad"] is False
 
 
-def _next_deployment_id():
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT last_value, is_called FROM deployments_deployment_id_seq"
-        )
-        last, called = cursor.fetchone()
-    return last + 1 if called else last
-
-
 def test_recreate_whose_container_cannot_be_created_restores_the_stopped_release(
-    api, celery_worker, e2e_service, docker_environment, docker_client
+    api, celery_worker, e2e_service, docker_environment, docker_client, monkeypatch
 ):
     """Recreate stops the old release while it creates the new container.
 
-    When creating fails (here: a container already has the name), the old
-    release, already stopped, is restored; the new release is not bad.
+    When the engine refuses to create it, the old release, already stopped,
+    is restored, and the new release is not marked bad. The refusal is
+    injected into the Docker client of this process, which runs that
+    deployment itself; everything else is the real engine.
     """
-    environment = docker_environment("e2e-recreate", strategy="recreate").name
-    service = e2e_service(environment)
-    first = deploy(api, celery_worker, service.slug, environment, "1.0.0")
+    environment = docker_environment("e2e-recreate", strategy="recreate")
+    service = e2e_service(environment.name)
+    first = deploy(api, celery_worker, service.slug, environment.name, "1.0.0")
     assert first["status"] == "succeeded", log_messages(first)
-    taken = f"mech-{service.slug}-{environment}-{_next_deployment_id()}"
-    running = Deployment.objects.get(pk=first["id"]).handle
-    image = docker_client.api.inspect_container(running)["Image"]
-    docker_client.api.create_container(image, name=taken, command=["/start"])
+    refused = []
+    create = docker.api.client.APIClient.create_container
 
-    failed = deploy(api, celery_worker, service.slug, environment, "1.1.0")
+    def refuse_once(client, *args, **kwargs):
+        if not refused:
+            refused.append(kwargs.get("name"))
+            response = requests.Response()
+            response.status_code = 500
+            raise docker.errors.APIError("refused", response, "no space left")
+        return create(client, *args, **kwargs)
 
+    monkeypatch.setattr(docker.api.client.APIClient, "create_container", refuse_once)
+    failing = Deployment.objects.create(
+        service=service,
+        environment=environment,
+        version="1.1.0",
+        image=f"{REGISTRY}/tests/e2e:1.1.0",
+        strategy="recreate",
+        trigger="api",
+    )
+
+    execute(failing.pk)
+
+    failed = api.get(f"/api/deployments/{failing.pk}").json()
     assert failed["status"] == "failed"
-    assert failed["error"].startswith("cannot create container: Conflict.")
+    assert failed["error"] == "cannot create container: no space left"
     assert "stopping 1.0.0 first (recreate)" in log_messages(failed)
-    restore = wait_for_restore(api, celery_worker, service.slug, failed["id"])
-    assert restore["status"] == "succeeded", log_messages(restore)
+    assert failed["rolledBackTo"] == "1.0.0"
+    (restore,) = rollbacks_of(api, service.slug, failing.pk)
+    assert restore["status"] == "succeeded"
     assert restore["version"] == "1.0.0"
     assert fetch(restore["address"], "/version") == (200, "1.0.0\n")
-    assert releases_of(api, service.slug)["1.1.0"]["isBad"] is False
-    assert taken in containers_of(docker_client, service.slug)
+    assert not any(r["isBad"] for r in releases_of(api, service.slug).values())
     first = api.get(first["url"]).json()
     assert first["stoppedAt"] is not None and first["isCurrent"] is False
+    assert len(refused) == 1
 
 
 def test_bad_release_is_refused_unless_overridden_and_the_override_is_recorded(
