@@ -1,7 +1,9 @@
+import logging
 from datetime import timedelta
 
 from celery import shared_task
 from django.conf import settings
+from django.db.models import Q
 from django.utils import timezone
 
 from deployments import runner
@@ -11,6 +13,11 @@ from deployments.models import Deployment
 # A deployment's worker beats at least this often while it waits on a gate;
 # pulls and starts can be slower, hence the margin on top of the gate timeout.
 STALE_MARGIN = timedelta(seconds=120)
+# How long a pending deployment may wait for a worker before it is sent to
+# the queue again (it also waits while every worker is busy: harmless).
+UNCLAIMED_AFTER = timedelta(seconds=120)
+
+logger = logging.getLogger(__name__)
 
 
 @shared_task(name="deployments.tasks.run_deployment_task", acks_late=True)
@@ -20,21 +27,52 @@ def run_deployment_task(deployment_id):
 
 @shared_task(name="deployments.tasks.reap_stale_deployments_task", ignore_result=True)
 def reap_stale_deployments_task():
-    """End deployments whose worker died, so none stays running forever."""
+    """End deployments whose worker died, so none stays running forever.
+
+    Also sends pending deployments that no worker has claimed for a while
+    to the queue again: a worker that died holding the message, or a broker
+    that lost it, would otherwise leave them pending and their service
+    blocked. A deployment runs once whatever the number of messages, since
+    the first worker to claim it wins.
+    """
+    now = timezone.now()
     gate = timedelta(seconds=settings.MECH["DEPLOY_HEALTH_TIMEOUT"])
-    stale_before = timezone.now() - gate - STALE_MARGIN
+    stale_before = now - gate - STALE_MARGIN
     stale = Deployment.objects.filter(
         status=DeploymentStatus.RUNNING, heartbeat_at__lt=stale_before
     ).values_list("pk", flat=True)
     for deployment_id in list(stale):
         runner.reap(deployment_id, stale_before)
+    resend_unclaimed(now - UNCLAIMED_AFTER, now)
+
+
+def resend_unclaimed(sent_before, now):
+    """Queue again pending deployments last sent before ``sent_before``.
+
+    ``heartbeat_at`` of a pending deployment marks when it was last sent
+    again, so each is resent at most once per ``UNCLAIMED_AFTER``.
+    """
+    unclaimed = Deployment.objects.filter(
+        Q(heartbeat_at__lt=sent_before)
+        | Q(heartbeat_at__isnull=True, created_at__lt=sent_before),
+        status=DeploymentStatus.PENDING,
+    ).values_list("pk", flat=True)
+    for deployment_id in list(unclaimed):
+        marked = Deployment.objects.filter(
+            pk=deployment_id, status=DeploymentStatus.PENDING
+        ).update(heartbeat_at=now)
+        if marked:
+            logger.warning(
+                "deployment %s was not claimed by any worker; sent again",
+                deployment_id,
+                extra={"deployment": deployment_id},
+            )
+            run_deployment_task.delay(deployment_id)
 
 
 @shared_task(name="deployments.tasks.sync_releases_task", ignore_result=True)
 def sync_releases_task(service_id):
     """Create releases for the service image's new semver tags."""
-    import logging
-
     from deployments.releases import sync_releases
     from registry.exceptions import RegistryError
     from services.models import Service
@@ -47,7 +85,7 @@ def sync_releases_task(service_id):
     except RegistryError as exc:
         # An unreachable registry is expected now and then; the next
         # periodic run tries again.
-        logging.getLogger(__name__).warning(
+        logger.warning(
             "releases of %s not synced: %s",
             service.slug,
             exc.message,
