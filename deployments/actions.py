@@ -401,9 +401,12 @@ def _create(plan, user, trigger, queue, idempotency_key, fingerprint):
 
     with transaction.atomic():
         active = active_deployment(plan.service, plan.environment)
-        if active is not None and not queue:
-            raise DeploymentInProgress(active)
-        status = DeploymentStatus.QUEUED if active else DeploymentStatus.PENDING
+        # Deployments already queued go first, even in the instant between
+        # one ending and the next being started.
+        ahead = active or oldest_queued(plan.service, plan.environment)
+        if ahead is not None and not queue:
+            raise DeploymentInProgress(ahead)
+        status = DeploymentStatus.QUEUED if ahead else DeploymentStatus.PENDING
         deployment = Deployment.objects.create(
             service=plan.service,
             environment=plan.environment,
@@ -423,7 +426,21 @@ def _create(plan, user, trigger, queue, idempotency_key, fingerprint):
         )
         if status == DeploymentStatus.PENDING:
             transaction.on_commit(lambda: run_deployment_task.delay(deployment.pk))
+        elif active is None:
+            # Queued ones with nothing running: start the oldest now.
+            service_id, environment_id = plan.service.pk, plan.environment.pk
+            transaction.on_commit(lambda: start_next_queued(service_id, environment_id))
     return deployment
+
+
+def oldest_queued(service, environment):
+    return (
+        Deployment.objects.filter(
+            service=service, environment=environment, status=DeploymentStatus.QUEUED
+        )
+        .order_by("created_at", "pk")
+        .first()
+    )
 
 
 def start_next_queued(service_id, environment_id):
@@ -434,15 +451,7 @@ def start_next_queued(service_id, environment_id):
     """
     from deployments.tasks import run_deployment_task
 
-    nxt = (
-        Deployment.objects.filter(
-            service_id=service_id,
-            environment_id=environment_id,
-            status=DeploymentStatus.QUEUED,
-        )
-        .order_by("created_at", "pk")
-        .first()
-    )
+    nxt = oldest_queued(service_id, environment_id)
     if nxt is None:
         return None
     try:

@@ -3,7 +3,7 @@ from datetime import timedelta
 
 from celery import shared_task
 from django.conf import settings
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from deployments import runner
@@ -44,6 +44,37 @@ def reap_stale_deployments_task():
     for deployment_id in list(stale):
         runner.reap(deployment_id, stale_before)
     resend_unclaimed(now - UNCLAIMED_AFTER, now)
+    start_stalled_queues()
+
+
+def start_stalled_queues():
+    """Start the next queued deployment of pairs where nothing is active.
+
+    Each ending deployment starts the next one itself; this covers a worker
+    that died in between.
+    """
+    from deployments.actions import start_next_queued
+
+    active = Deployment.objects.filter(
+        service=OuterRef("service"),
+        environment=OuterRef("environment"),
+        status__in=DeploymentStatus.active(),
+    )
+    stalled = (
+        Deployment.objects.filter(status=DeploymentStatus.QUEUED)
+        .exclude(Exists(active))
+        .order_by()
+        .values_list("service_id", "environment_id")
+        .distinct()
+    )
+    for service_id, environment_id in list(stalled):
+        started = start_next_queued(service_id, environment_id)
+        if started is not None:
+            logger.warning(
+                "deployment %s was queued with nothing running; started",
+                started.pk,
+                extra={"deployment": started.pk},
+            )
 
 
 def resend_unclaimed(sent_before, now):
