@@ -64,3 +64,50 @@ def test_a_bad_release_is_refused_from_the_command_line_unless_overridden(servic
 def test_unknown_environment_is_a_clear_error(service):
     with pytest.raises(CommandError, match="no environment named 'qa'"):
         call_command("deploy", "alpha-api", "qa", "1.0.0")
+
+
+@pytest.mark.parametrize("seconds", ["-5", "0", "nan", "inf", "soon"])
+def test_a_wait_that_is_not_a_positive_number_is_refused_before_deploying(
+    service, seconds
+):
+    with (
+        mock.patch("deployments.tasks.run_deployment_task.delay") as delay,
+        pytest.raises(CommandError, match="--wait: must be a finite number"),
+    ):
+        call_command("deploy", "alpha-api", "staging", "1.0.0", "--wait", seconds)
+
+    assert Deployment.objects.count() == 0
+    delay.assert_not_called()
+
+
+def test_a_bad_wait_on_the_command_line_exits_2_naming_the_option(service, capsys):
+    from deployments.management.commands.deploy import Command
+
+    argv = ["manage.py", "deploy", "alpha-api", "staging", "1.0.0", "--wait", "-5"]
+    with pytest.raises(SystemExit) as exit_:
+        Command().run_from_argv(argv)
+
+    assert exit_.value.code == 2
+    assert "argument --wait: must be a finite number" in capsys.readouterr().err
+    assert Deployment.objects.count() == 0
+
+
+def test_a_wait_that_runs_out_is_a_command_error_and_the_deployment_goes_on(
+    service,
+):
+    with (
+        mock.patch("deployments.tasks.run_deployment_task.delay"),
+        mock.patch("deployments.management.commands.deploy.POLL_SECONDS", 0.01),
+        pytest.raises(CommandError, match=r"still pending after 0\.05s"),
+    ):
+        call_command(
+            "deploy",
+            "alpha-api",
+            "staging",
+            "1.0.0",
+            "--wait",
+            "0.05",
+            stdout=StringIO(),
+        )
+
+    assert Deployment.objects.get().status == DeploymentStatus.PENDING

@@ -1,3 +1,5 @@
+import argparse
+import math
 import time
 
 from django.core.management.base import BaseCommand, CommandError
@@ -13,13 +15,29 @@ from services.models import Service
 POLL_SECONDS = 0.5
 
 
+def positive_seconds(text):
+    """Parse --wait: a finite number of seconds greater than zero."""
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = math.nan
+    if not (math.isfinite(seconds) and seconds > 0):
+        raise argparse.ArgumentTypeError(
+            f"must be a finite number of seconds above 0, not {text!r}"
+        )
+    return seconds
+
+
 class Command(BaseCommand):
     help = (
         "Deploy a version (or an image digest sha256:…) of a service to an "
         "environment, as the API does, and optionally wait for the result. "
         "A worker must be running to carry it out. With --rollback the version "
         "must have served in that environment before, and canary steps are "
-        "skipped. Exits 1 when the deployment is refused or fails."
+        "skipped. Exit status: 0 once the deployment is accepted (with --wait: "
+        "once it succeeds); 1 when the service or environment is unknown, the "
+        "deployment is refused, or, with --wait, it fails or is still unfinished "
+        "after SECONDS (it goes on in the worker); 2 for invalid arguments."
     )
 
     def add_arguments(self, parser):
@@ -43,7 +61,7 @@ class Command(BaseCommand):
         )
         parser.add_argument(
             "--wait",
-            type=float,
+            type=positive_seconds,
             metavar="SECONDS",
             help="wait up to SECONDS for the deployment to finish, printing its log",
         )
@@ -60,7 +78,7 @@ class Command(BaseCommand):
             f"deployment #{deployment.pk}: {deployment.kind} of {service} "
             f"{deployment.version} to {environment} is {deployment.status}"
         )
-        if options["wait"]:
+        if options["wait"] is not None:
             self._follow(deployment, options["wait"])
 
     @staticmethod
