@@ -195,3 +195,39 @@ def test_a_domain_another_service_uses_is_refused_whole(tmp_path):
         }
     ]
     assert not Service.objects.filter(slug="second").exists()
+
+
+def test_a_folder_without_definitions_is_a_command_error_naming_it(tmp_path):
+    from django.core.management import CommandError
+
+    (tmp_path / "notes.txt").write_text("not a definition")
+
+    with pytest.raises(CommandError, match="no service-config.yaml") as error:
+        call_command("import_services", str(tmp_path), stdout=io.StringIO())
+
+    assert repr(str(tmp_path)) in str(error.value)
+    assert Service.objects.count() == 0
+
+
+def test_nothing_found_in_any_path_names_every_path(tmp_path):
+    from django.core.management import CommandError
+
+    first, second = tmp_path / "first", tmp_path / "second"
+    first.mkdir()
+    second.mkdir()
+
+    with pytest.raises(CommandError) as error:
+        call_command("import_services", str(first), str(second))
+
+    assert f"{str(first)!r}, {str(second)!r}" in str(error.value)
+
+
+def test_an_empty_folder_beside_a_definition_still_imports(tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    write(tmp_path / "defs", "search", VALID)
+
+    status, out, err = run_import(empty, tmp_path / "defs")
+
+    assert (status, err) == (0, "")
+    assert out.splitlines()[-1] == "1 created, 0 updated, 0 unchanged, 0 failed"

@@ -8,7 +8,8 @@ class Command(BaseCommand):
         "Import service definitions (service-config.yaml) from files or folders. "
         "Services are matched by id: new ones are created, changed ones updated. "
         "A file with any error is skipped whole and reported with its line and "
-        "field; the others still import. Exits with status 1 if any file failed."
+        "field; the others still import. Exits with status 1 if any file failed, "
+        "a path does not exist, or no service-config.yaml is found at all."
     )
 
     def add_arguments(self, parser):
@@ -24,6 +25,11 @@ class Command(BaseCommand):
             report = import_files(paths)
         except FileNotFoundError as exc:
             raise CommandError(str(exc))
+        if not report.outcomes and not report.errors:
+            raise CommandError(
+                "no service-config.yaml (or .yml) found in "
+                + ", ".join(repr(path) for path in paths)
+            )
 
         for slug, outcome in sorted(report.outcomes.items()):
             self.stdout.write(f"{outcome:<9} {slug}")
