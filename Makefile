@@ -19,7 +19,7 @@ install: $(VENV)/.installed  ## create .venv and install dependencies
 run: install  ## migrate, import the examples, start web, worker and beat on :3020
 	scripts/run.sh
 
-test: install  ## run the whole suite, starting the services it needs
+test: install  ## run the whole suite; starts Docker and the registry, PostgreSQL and Redis must be running
 	scripts/test.sh
 
 lint: install  ## ruff format check and lint
