@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from accounts.permissions import check_can_deploy
 from deployments import config, ledger, releases, traffic
@@ -456,9 +457,10 @@ def start_next_queued(service_id, environment_id):
         return None
     try:
         with transaction.atomic():
+            # heartbeat_at of a pending deployment: when it was last sent.
             updated = Deployment.objects.filter(
                 pk=nxt.pk, status=DeploymentStatus.QUEUED
-            ).update(status=DeploymentStatus.PENDING)
+            ).update(status=DeploymentStatus.PENDING, heartbeat_at=timezone.now())
             if updated:
                 transaction.on_commit(lambda: run_deployment_task.delay(nxt.pk))
     except IntegrityError:
