@@ -1,4 +1,4 @@
-"""Steps of end-to-end deployment tests, all through the public API."""
+"""Steps of end-to-end deployment tests, through the public API where they can."""
 
 import threading
 import time
@@ -180,3 +180,20 @@ class Requester:
     def texts_between(self, start, end):
         """Answers to requests sent from ``start`` to ``end`` (epoch seconds)."""
         return [text for sent, _, text in self.answers if start <= sent <= end]
+
+
+def unsent_deployment(service, environment, version="1.0.0", **fields):
+    """A recreate row made directly: no worker is asked to run it.
+
+    For tests that run it themselves, or that play a worker that died.
+    """
+    from deployments.models import Deployment
+
+    return Deployment.objects.create(
+        service=service,
+        environment=environment,
+        version=version,
+        strategy="recreate",
+        trigger="api",
+        **fields,
+    )

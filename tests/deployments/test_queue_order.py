@@ -9,9 +9,9 @@ import pytest
 
 from deployments import actions, tasks
 from deployments.choices import DeploymentStatus
-from deployments.models import Deployment, Environment
+from deployments.models import Environment
 from tests.catalog import add_service, definition
-from tests.deployments.steps import set_variables
+from tests.deployments.steps import set_variables, unsent_deployment
 
 pytestmark = pytest.mark.django_db
 
@@ -34,15 +34,7 @@ def pair(api):
 
 
 def _deployment(pair, status, version="1.0.0"):
-    service, environment = pair
-    return Deployment.objects.create(
-        service=service,
-        environment=environment,
-        version=version,
-        strategy="recreate",
-        trigger="api",
-        status=status,
-    )
+    return unsent_deployment(*pair, version, status=status)
 
 
 def request(api, queue=False):

@@ -15,9 +15,10 @@ from django.utils import timezone
 from deployments.backends.base import LaunchSpec, pick_port
 from deployments.backends.docker import DockerBackend
 from deployments.choices import DeploymentStatus
-from deployments.models import Deployment, Environment
+from deployments.models import Environment
 from deployments.runner import Rollout, reap
 from tests.catalog import add_service
+from tests.deployments.steps import unsent_deployment
 from tests.images import HEALTHY, publish
 
 pytestmark = [pytest.mark.docker, pytest.mark.django_db(transaction=True)]
@@ -46,14 +47,11 @@ def abandoned(reap_image, docker_client):
         name="reap-test", defaults={"backend": "docker"}
     )
     long_ago = timezone.now() - timedelta(minutes=1)
-    deployment = Deployment.objects.create(
-        service=service,
-        environment=environment,
-        version="1.0.0",
+    deployment = unsent_deployment(
+        service,
+        environment,
         image=f"{reap_image}:1.0.0",
         status=DeploymentStatus.RUNNING,
-        strategy="recreate",
-        trigger="api",
         backend="docker",
         started_at=long_ago,
         heartbeat_at=long_ago,

@@ -26,6 +26,7 @@ from tests.deployments.steps import (
     deploy,
     fetch,
     log_messages,
+    unsent_deployment,
     wait_until_finished,
     wait_until_stopped,
 )
@@ -121,13 +122,8 @@ def test_recreate_whose_container_cannot_be_created_restores_the_stopped_release
         return create(client, *args, **kwargs)
 
     monkeypatch.setattr(docker.api.client.APIClient, "create_container", refuse_once)
-    failing = Deployment.objects.create(
-        service=service,
-        environment=environment,
-        version="1.1.0",
-        image=f"{REGISTRY}/tests/e2e:1.1.0",
-        strategy="recreate",
-        trigger="api",
+    failing = unsent_deployment(
+        service, environment, "1.1.0", image=f"{REGISTRY}/tests/e2e:1.1.0"
     )
 
     execute(failing.pk)

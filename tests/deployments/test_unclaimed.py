@@ -18,21 +18,18 @@ from tests.deployments.e2e_fixtures import (  # noqa: F401 (fixtures)
     e2e_images_fixture,
     e2e_service_fixture,
 )
-from tests.deployments.steps import log_messages, wait_until_finished
+from tests.deployments.steps import (
+    log_messages,
+    unsent_deployment,
+    wait_until_finished,
+)
 from tests.parts import REGISTRY
 
 
 def _lost(service, environment, status=DeploymentStatus.PENDING, age_seconds=600):
     """A deployment row whose queue message never reaches a worker."""
-    deployment = Deployment.objects.create(
-        service=service,
-        environment=environment,
-        version="1.0.0",
-        image=f"{REGISTRY}/tests/e2e:1.0.0",
-        strategy="recreate",
-        trigger="api",
-        status=status,
-    )
+    image = f"{REGISTRY}/tests/e2e:1.0.0"
+    deployment = unsent_deployment(service, environment, image=image, status=status)
     created = timezone.now() - timedelta(seconds=age_seconds)
     Deployment.objects.filter(pk=deployment.pk).update(created_at=created)
     return deployment
