@@ -38,8 +38,8 @@ LABEL = "io.mech-registry.deployment"
 # version, a round trip each deployment would otherwise pay.
 _clients = threading.local()
 
-# Stops begun by ``halt(port=...)`` and not yet awaited, by container id.
-# Per worker process: one deployment halts and later discards the container.
+# Stops begun by ``begin_halt(port=...)`` and not yet awaited, by container
+# id. Per worker process: one deployment halts and later discards it.
 _stopping = {}
 _stop_executor = None
 _stop_lock = threading.Lock()
@@ -152,21 +152,26 @@ class DockerBackend(Backend):
         self.discard(handle, log)
 
     def begin_halt(self, handle, log, port=None):
-        """Ask the engine to stop the container; the stop runs in the background.
+        """Ask the engine to stop the container; with ``port``, in the background.
 
-        The returned function waits until the container no longer listens
-        on ``port`` (without ``port``: until it has stopped). The engine
-        tears the container down for tens of milliseconds after its process
-        has exited, which recreate need not wait for before it starts the
-        new release on that port; ``discard`` waits for the whole stop.
+        Without ``port`` the container is stopped before this returns. With
+        it, the returned function waits only until the container no longer
+        listens on ``port``: the engine tears a container down for tens of
+        milliseconds after its process has exited, which recreate need not
+        wait for before it starts the new release on that port. ``discard``
+        waits for the whole stop.
         """
+        if port is None:
+            _halt(self.client, handle)
+            log(f"stopped container {handle[:12]}")
+            return lambda: None
         stopping = _stopper().submit(_halt_in_background, self.base_url, handle)
         _stopping[handle] = stopping
-        return partial(self._wait_halted, handle, stopping, port, log)
+        return partial(self._wait_port_released, handle, stopping, port, log)
 
-    def _wait_halted(self, handle, stopping, port, log):
+    def _wait_port_released(self, handle, stopping, port, log):
         timeout = STOP_TIMEOUT_SECONDS + STOP_MARGIN_SECONDS
-        if port is not None and not wait_port_free(port, stopping.done, timeout):
+        if not wait_port_free(port, stopping.done, timeout):
             if not stopping.done():
                 raise BackendError(
                     f"container {handle[:12]} still holds port {port} after {timeout} s"
@@ -176,14 +181,9 @@ class DockerBackend(Backend):
             raise BackendError(
                 f"port {port} is still in use after container {handle[:12]} stopped"
             )
-        if port is None or stopping.done():
+        if stopping.done():
             _stopping.pop(handle, None)
-            try:
-                stopping.result(timeout=timeout)
-            except TimeoutError:
-                raise BackendError(
-                    f"container {handle[:12]} did not stop within {timeout} s"
-                )
+            stopping.result()
             log(f"stopped container {handle[:12]}")
         else:
             log(
