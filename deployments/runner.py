@@ -13,7 +13,7 @@ import logging
 from pathlib import Path
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
 
@@ -100,6 +100,8 @@ def execute(deployment_id):
         logger.info("deployment %s is not pending; skipped", deployment_id)
         return
     deployment.backend = backend
+    if _release_turned_bad(deployment):
+        return
     rollout = Rollout(deployment)
     try:
         run_strategy(rollout)
@@ -112,6 +114,33 @@ def execute(deployment_id):
         rollout.fail("internal error; see the worker's log")
     finally:
         start_next_queued(deployment.service_id, deployment.environment_id)
+
+
+def _release_turned_bad(deployment):
+    """End a deployment whose release was marked bad while it waited.
+
+    A request for a bad release is refused unless it overrides; one that
+    was queued before its release failed elsewhere is ended here instead.
+    """
+    release = deployment.release
+    if (
+        release is None
+        or not release.is_bad
+        or deployment.override_bad_release
+        or deployment.trigger == Trigger.SYSTEM
+    ):
+        return False
+    reason = (
+        f"release {release.version} was marked bad while this deployment waited "
+        f"({release.bad_reason}); deploy it again with overrideBadRelease to "
+        "run it anyway"
+    )
+    DeploymentLog(deployment)(f"failed: {reason}")
+    Deployment.objects.filter(pk=deployment.pk).update(
+        status=DeploymentStatus.FAILED, error=reason, finished_at=timezone.now()
+    )
+    start_next_queued(deployment.service_id, deployment.environment_id)
+    return True
 
 
 class Rollout:
@@ -264,13 +293,10 @@ class Rollout:
             self.log("not restoring again: this deployment was itself a rollback")
             return
         self.log(f"restoring {self.previous.version}")
-        restore = create_rollback(
-            self.deployment,
-            self.previous,
-            reason=f"automatic: #{self.deployment.pk} failed",
-            trigger=Trigger.SYSTEM,
-            user=None,
-        )
+        reason = f"automatic: #{self.deployment.pk} failed"
+        restore = _restore(self.deployment, self.previous, reason, self.log)
+        if restore is None:
+            return
         execute(restore.pk)
         restore.refresh_from_db()
         self.log(f"restore #{restore.pk} of {restore.version}: {restore.status}")
@@ -318,6 +344,29 @@ def create_rollback(failed_or_target, previous, *, reason, trigger, user):
         rollback_of=failed_or_target,
         status=DeploymentStatus.PENDING,
     )
+
+
+def _restore(failed, previous, reason, log):
+    """A pending rollback bringing ``previous`` back after ``failed``.
+
+    None when another deployment of the pair became active meanwhile (a
+    request that arrived as this one ended): that one decides what serves,
+    and a failure of its own restores in turn.
+    """
+    try:
+        with transaction.atomic():
+            return create_rollback(
+                failed, previous, reason=reason, trigger=Trigger.SYSTEM, user=None
+            )
+    except IntegrityError:
+        active = Deployment.objects.filter(
+            service=previous.service,
+            environment=previous.environment,
+            status__in=DeploymentStatus.active(),
+        ).first()
+        ahead = f"#{active.pk} is {active.status}" if active else "another one began"
+        log(f"not restoring {previous.version}: deployment {ahead}")
+        return None
 
 
 def build_spec(deployment):
@@ -489,15 +538,11 @@ def reap(deployment_id, stale_before):
         from deployments.tasks import run_deployment_task
 
         _discard(current, log)
-        restore = create_rollback(
-            deployment,
-            current,
-            reason=f"automatic: #{deployment.pk} was abandoned",
-            trigger=Trigger.SYSTEM,
-            user=None,
-        )
-        log(f"queued #{restore.pk} to restore {current.version}")
-        transaction.on_commit(lambda: run_deployment_task.delay(restore.pk))
+        reason = f"automatic: #{deployment.pk} was abandoned"
+        restore = _restore(deployment, current, reason, log)
+        if restore is not None:
+            log(f"queued #{restore.pk} to restore {current.version}")
+            transaction.on_commit(lambda: run_deployment_task.delay(restore.pk))
     else:
         start_next_queued(deployment.service_id, deployment.environment_id)
     return True

@@ -42,9 +42,17 @@ def reap_stale_deployments_task():
         status=DeploymentStatus.RUNNING, heartbeat_at__lt=stale_before
     ).values_list("pk", flat=True)
     for deployment_id in list(stale):
-        runner.reap(deployment_id, stale_before)
-    resend_unclaimed(now - UNCLAIMED_AFTER, now)
-    start_stalled_queues()
+        _each(runner.reap, deployment_id, stale_before)
+    _each(resend_unclaimed, now - UNCLAIMED_AFTER, now)
+    _each(start_stalled_queues)
+
+
+def _each(step, *args):
+    """Run one step of the reaper; a failing one does not stop the others."""
+    try:
+        step(*args)
+    except Exception:
+        logger.exception("reaper step %s failed", step.__name__)
 
 
 def start_stalled_queues():
