@@ -383,7 +383,11 @@ def submit(plan, user, trigger, queue=False, idempotency_key="", request=None):
         active = active_deployment(plan.service, plan.environment)
         if active is None:
             raise
-        raise DeploymentInProgress(active)
+        if not queue:
+            raise DeploymentInProgress(active)
+        # Another request took the pending slot at the same instant: this
+        # one queues behind it, as asked.
+        deployment = _create(plan, user, trigger, queue, idempotency_key, fingerprint)
     logger.info(
         "%s %s requested: %s %s to %s",
         plan.kind,

@@ -6,10 +6,11 @@ nothing is working through is started again.
 """
 
 import pytest
+from django.db import IntegrityError
 
 from deployments import actions, tasks
 from deployments.choices import DeploymentStatus
-from deployments.models import Environment
+from deployments.models import Deployment, Environment, Release
 from tests.catalog import add_service, definition
 from tests.deployments.steps import set_variables, unsent_deployment
 
@@ -96,3 +97,54 @@ def test_the_reaper_leaves_a_queue_behind_a_running_deployment(pair, sent):
     assert waiting.status == DeploymentStatus.QUEUED
     assert sent == []
     assert actions.oldest_queued(*pair) == waiting
+
+
+def test_a_queued_request_that_loses_the_race_for_the_slot_still_queues(
+    api, pair, sent, monkeypatch
+):
+    """Two requests at once both see nothing active; the loser queues."""
+    real_create = actions._create
+    raced = []
+
+    def racing(*args):
+        if not raced:
+            # The other request's pending row lands first; this insert fails.
+            raced.append(_deployment(pair, DeploymentStatus.PENDING))
+            raise IntegrityError("one_active_deployment")
+        return real_create(*args)
+
+    monkeypatch.setattr(actions, "_create", racing)
+
+    response = request(api, queue=True)
+
+    assert response.status_code == 202, response.content
+    assert response.json()["status"] == "queued"
+    assert response.json()["id"] != raced[0].pk
+
+
+def test_a_queued_deployment_whose_release_turned_bad_ends_without_running(
+    pair, sent, monkeypatch
+):
+    from deployments import runner
+
+    service, environment = pair
+    release = Release.objects.create(
+        service=service,
+        version="1.2.0",
+        is_bad=True,
+        bad_reason="health check /health failed: answered 404",
+    )
+    waiting = _deployment(pair, DeploymentStatus.PENDING, "1.2.0")
+    Deployment.objects.filter(pk=waiting.pk).update(release=release)
+    behind = _deployment(pair, DeploymentStatus.QUEUED, "1.1.0")
+    monkeypatch.setattr(runner, "Rollout", None)  # nothing may be started
+
+    runner.execute(waiting.pk)
+
+    waiting.refresh_from_db()
+    assert waiting.status == DeploymentStatus.FAILED
+    assert waiting.error.startswith("release 1.2.0 was marked bad while this")
+    assert "overrideBadRelease" in waiting.error
+    assert waiting.log_lines.get().message == f"failed: {waiting.error}"
+    behind.refresh_from_db()
+    assert behind.status == DeploymentStatus.PENDING
