@@ -26,6 +26,7 @@ from deployments.backends import (
     get_backend,
     resolve,
 )
+from deployments.backends.base import pick_port
 from deployments.choices import (
     BackendKind,
     DeploymentKind,
@@ -36,6 +37,7 @@ from deployments.choices import (
 from deployments.health_gate import wait_until_healthy
 from deployments.models import Deployment, DeploymentLogLine
 from deployments.signals import deployment_succeeded
+from services.models import Service
 
 logger = logging.getLogger(__name__)
 
@@ -171,15 +173,21 @@ class Rollout:
         self.launch_new()
 
     def prepare_new(self, port=None, before_create=None):
-        """Ready the new release without running it (see ``Backend.prepare``)."""
+        """Ready the new release without running it (see ``Backend.prepare``).
+
+        Without ``port``, a port is reserved for it first (``reserve_port``).
+        """
         self.spec = build_spec(self.deployment)
+        if port is None:
+            port = reserve_port(self.deployment, self.spec.preferred_port)
         self.prepared = self.backend.prepare(self.spec, self.log, port, before_create)
+        self.deployment.address = self.prepared.address
         if self.prepared.handle:
             # Known from here on, so a failure removes it, and recorded, so
             # the reaper removes it should this worker die before it runs.
             self.instance = Instance(self.prepared.handle, self.prepared.address)
             self.deployment.handle = self.prepared.handle
-            _record(self.deployment, "handle")
+        _record(self.deployment, "handle", "address")
 
     def launch_new(self):
         self.instance = self.backend.launch(self.prepared, self.log)
@@ -344,6 +352,35 @@ def create_rollback(failed_or_target, previous, *, reason, trigger, user):
         rollback_of=failed_or_target,
         status=DeploymentStatus.PENDING,
     )
+
+
+def reserve_port(deployment, preferred):
+    """Choose the port a new instance will listen on, and record it.
+
+    A port counts as taken once a running or serving deployment has it as
+    its address, even before its instance listens: two environments of a
+    service deployed at the same moment would otherwise both find the
+    configured port free, and one's health gate would pass on the other's
+    instance. Choosing and recording happen under a lock on the service, so
+    deployments of one service choose one at a time. Known limitation:
+    different services configured with the same port can still race.
+    """
+    with transaction.atomic():
+        Service.objects.select_for_update().filter(pk=deployment.service_id).first()
+        taken = {
+            port_of(live)
+            for live in Deployment.objects.filter(
+                status__in=[DeploymentStatus.RUNNING, DeploymentStatus.SUCCEEDED],
+                stopped_at__isnull=True,
+            )
+            .exclude(address="")
+            .exclude(pk=deployment.pk)
+            .only("address")
+        }
+        port = pick_port(preferred, taken=taken)
+        deployment.address = f"127.0.0.1:{port}"
+        _record(deployment, "address")
+    return port
 
 
 def _restore(failed, previous, reason, log):

@@ -151,14 +151,18 @@ def wait_port_free(port, done, timeout, host="127.0.0.1", interval=0.001):
     return False
 
 
-def pick_port(preferred=None, host="127.0.0.1"):
-    """``preferred`` when nothing listens there, else a port the kernel picks.
+def pick_port(preferred=None, host="127.0.0.1", taken=()):
+    """``preferred`` when free and not ``taken``, else a port the kernel picks.
 
-    Another process can take the port between this check and the service's
-    bind; the health gate then fails and says so.
+    ``taken`` are ports other deployments hold without listening yet (see
+    ``runner.reserve_port``). A process outside the registry can still take
+    the port between this check and the service's bind.
     """
-    if preferred and port_is_free(preferred, host):
+    if preferred and preferred not in taken and port_is_free(preferred, host):
         return preferred
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return sock.getsockname()[1]
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.bind((host, 0))
+            port = sock.getsockname()[1]
+        if port not in taken:
+            return port
