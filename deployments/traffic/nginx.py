@@ -66,6 +66,7 @@ STOP_TIMEOUT = 10
 POLL_SECONDS = 0.02
 UPSTREAM_KEEPALIVE = 16
 ERROR_TAIL_BYTES = 4000
+ERROR_LOG_WAIT = 2.0
 
 _LISTEN = re.compile(r"^[A-Za-z0-9.:\[\]*-]+$")
 _SERVER_NAME = re.compile(r"^\s*server_name\s+([^;]+);", re.MULTILINE)
@@ -421,6 +422,9 @@ class NginxRouter(Router):
             return bool(workers - old_workers)
 
         if not _wait_for(reloaded, self.reload_timeout):
+            # The master logs why it refused; on a busy machine it may not
+            # have written that yet when the wait above ends.
+            _wait_for(lambda: _size(self.error_log) > error_offset, ERROR_LOG_WAIT)
             raise TrafficError(
                 f"nginx did not reload: {self._error_tail(error_offset)}"
             )
