@@ -16,6 +16,9 @@ STALE_MARGIN = timedelta(seconds=120)
 # How long a pending deployment may wait for a worker before it is sent to
 # the queue again (it also waits while every worker is busy: harmless).
 UNCLAIMED_AFTER = timedelta(seconds=120)
+# How long after a release was replaced or stopped the reaper may clean up
+# after a worker that died before doing so itself.
+LEFTOVER_AFTER = timedelta(seconds=120)
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +48,73 @@ def reap_stale_deployments_task():
         _each(runner.reap, deployment_id, stale_before)
     _each(resend_unclaimed, now - UNCLAIMED_AFTER, now)
     _each(start_stalled_queues)
+    _each(retire_superseded, now - LEFTOVER_AFTER)
+    _each(remove_stopped_leftovers, now - LEFTOVER_AFTER)
+
+
+def retire_superseded(replaced_before):
+    """Stop releases that were replaced but never stopped.
+
+    A worker that died between making the new release current and stopping
+    the old one (blue-green, canary) leaves the old one running; once its
+    successor has served for a while, it is stopped here.
+    """
+    current = Deployment.objects.filter(
+        service=OuterRef("service"),
+        environment=OuterRef("environment"),
+        is_current=True,
+        finished_at__lt=replaced_before,
+    )
+    superseded = Deployment.objects.filter(
+        Exists(current),
+        status=DeploymentStatus.SUCCEEDED,
+        is_current=False,
+        stopped_at__isnull=True,
+    ).exclude(handle="")
+    for deployment in list(superseded):
+        log = runner.DeploymentLog(deployment)
+        runner.retire(deployment, log)
+
+
+def remove_stopped_leftovers(stopped_before):
+    """Remove stopped containers a worker died before removing.
+
+    Only those of deployments stopped or ended a while ago, so a deployment
+    in progress keeps what it will remove itself, and only containers whose
+    name matches their deployment in this database: another registry on the
+    same engine may use the same deployment numbers.
+    """
+    from deployments.backends import get_backend
+    from deployments.backends.base import instance_prefix
+    from deployments.choices import BackendKind
+
+    if not settings.MECH["DOCKER_HOST"]:
+        return
+    backend = get_backend(BackendKind.DOCKER)
+    leftovers = backend.stopped_instances()
+    ended = {
+        deployment.pk: deployment
+        for deployment in Deployment.objects.filter(
+            Q(stopped_at__lt=stopped_before)
+            | Q(status=DeploymentStatus.FAILED, finished_at__lt=stopped_before),
+            pk__in={deployment_id for _, _, deployment_id in leftovers},
+        ).select_related("service", "environment")
+    }
+    for handle, name, deployment_id in leftovers:
+        deployment = ended.get(deployment_id)
+        if deployment is None:
+            continue
+        prefix = instance_prefix(
+            deployment.service.slug, deployment.environment.name, deployment.pk
+        )
+        if name.startswith(prefix):
+            backend.discard(handle, lambda message: None)
+            logger.info(
+                "removed container %s left by deployment %s",
+                handle[:12],
+                deployment_id,
+                extra={"deployment": deployment_id},
+            )
 
 
 def _each(step, *args):

@@ -8,6 +8,11 @@ class BackendError(Exception):
     """Starting or stopping failed; the message is safe to show a user."""
 
 
+def instance_prefix(service, environment, deployment_id):
+    """How the names of a deployment's instances begin."""
+    return f"mech-{service}-{environment}-{deployment_id}-"
+
+
 @dataclass(frozen=True)
 class LaunchSpec:
     """Everything a backend needs to start one version of a service.
@@ -31,9 +36,8 @@ class LaunchSpec:
 
     @property
     def name(self):
-        return (
-            f"mech-{self.service}-{self.environment}-{self.deployment_id}-{self.suffix}"
-        )
+        prefix = instance_prefix(self.service, self.environment, self.deployment_id)
+        return prefix + self.suffix
 
 
 @dataclass(frozen=True)
@@ -115,6 +119,14 @@ class Backend:
 
         For a worker that died between creating an instance and recording
         it; backends that cannot tell return nothing.
+        """
+        return []
+
+    def stopped_instances(self):
+        """``(handle, name, deployment id)`` of instances that no longer run.
+
+        What a worker that died before removing them left behind; backends
+        whose stopped instances leave nothing return nothing.
         """
         return []
 

@@ -223,6 +223,23 @@ class DockerBackend(Backend):
             raise BackendError(f"cannot list containers: {exc.explanation}")
         return [container["Id"] for container in found]
 
+    def stopped_instances(self):
+        try:
+            found = self.client.api.containers(
+                all=True, filters={"label": LABEL, "status": ["exited", "created"]}
+            )
+        except APIError as exc:
+            raise BackendError(f"cannot list containers: {exc.explanation}")
+        return [
+            (
+                container["Id"],
+                container["Names"][0].lstrip("/"),
+                int(container["Labels"][LABEL]),
+            )
+            for container in found
+            if container["Labels"].get(LABEL, "").isdigit() and container["Names"]
+        ]
+
     def output_tail(self, handle, lines=20):
         container = self._container(handle)
         if container is None:

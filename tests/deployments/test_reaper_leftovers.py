@@ -12,10 +12,11 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from deployments import tasks
 from deployments.backends.base import LaunchSpec, pick_port
 from deployments.backends.docker import DockerBackend
 from deployments.choices import DeploymentStatus
-from deployments.models import Environment
+from deployments.models import Deployment, Environment
 from deployments.runner import Rollout, reap
 from tests.catalog import add_service
 from tests.deployments.steps import unsent_deployment
@@ -88,19 +89,90 @@ def test_a_container_the_worker_never_recorded_is_found_by_its_label(
     abandoned, docker_client
 ):
     backend = DockerBackend()
-    spec = LaunchSpec(
-        deployment_id=abandoned.pk,
-        service=abandoned.service.slug,
-        environment=abandoned.environment.name,
-        version="1.0.0",
-        preferred_port=abandoned.service.port,
-        image=abandoned.image,
-    )
-    lines = []
-    instance = backend.launch(backend.prepare(spec, lines.append), lines.append)
+    instance = backend.launch(_prepared(abandoned), _quiet)
     assert abandoned.handle == ""
 
     assert reap(abandoned.pk, stale_before=timezone.now()) is True
 
     assert not _exists(docker_client, instance.handle)
     assert backend.instances_of(abandoned.pk) == []
+
+
+def _prepared(deployment):
+    """A container made for ``deployment`` (not started), as a worker makes it."""
+    spec = LaunchSpec(
+        deployment_id=deployment.pk,
+        service=deployment.service.slug,
+        environment=deployment.environment.name,
+        version=deployment.version,
+        preferred_port=deployment.service.port,
+        image=deployment.image,
+    )
+    return DockerBackend().prepare(spec, _quiet)
+
+
+def _quiet(message):
+    pass
+
+
+def test_a_replaced_release_left_running_is_stopped_after_a_while(
+    abandoned, docker_client
+):
+    service, environment = abandoned.service, abandoned.environment
+    long_ago = timezone.now() - timedelta(minutes=5)
+    Deployment.objects.filter(pk=abandoned.pk).update(
+        status=DeploymentStatus.SUCCEEDED, finished_at=long_ago
+    )
+    abandoned.refresh_from_db()
+    old = DockerBackend().launch(_prepared(abandoned), _quiet)
+    Deployment.objects.filter(pk=abandoned.pk).update(handle=old.handle)
+    successor = unsent_deployment(
+        service,
+        environment,
+        "1.1.0",
+        status=DeploymentStatus.SUCCEEDED,
+        is_current=True,
+        finished_at=timezone.now(),
+    )
+
+    tasks.retire_superseded(timezone.now() - tasks.LEFTOVER_AFTER)
+    assert _exists(docker_client, old.handle), "stopped while just replaced"
+
+    Deployment.objects.filter(pk=successor.pk).update(finished_at=long_ago)
+    tasks.retire_superseded(timezone.now() - tasks.LEFTOVER_AFTER)
+
+    assert not _exists(docker_client, old.handle)
+    abandoned.refresh_from_db()
+    assert abandoned.stopped_at is not None
+
+
+def test_stopped_containers_left_behind_go_once_their_deployment_ended(
+    abandoned, docker_client
+):
+    long_ago = timezone.now() - timedelta(minutes=5)
+    Deployment.objects.filter(pk=abandoned.pk).update(
+        status=DeploymentStatus.SUCCEEDED, stopped_at=long_ago
+    )
+    abandoned.refresh_from_db()
+    left = _prepared(abandoned).handle
+    recent = unsent_deployment(
+        abandoned.service,
+        abandoned.environment,
+        image=abandoned.image,
+        status=DeploymentStatus.SUCCEEDED,
+        stopped_at=timezone.now(),
+    )
+    kept = _prepared(recent).handle
+    foreign = docker_client.api.create_container(
+        abandoned.image,
+        name=f"mech-other-registry-{uuid.uuid4().hex[:6]}",
+        labels={"io.mech-registry.deployment": str(abandoned.pk)},
+    )["Id"]
+    try:
+        tasks.remove_stopped_leftovers(timezone.now() - tasks.LEFTOVER_AFTER)
+
+        assert not _exists(docker_client, left)
+        assert _exists(docker_client, kept)
+        assert _exists(docker_client, foreign)
+    finally:
+        docker_client.api.remove_container(foreign, force=True)
