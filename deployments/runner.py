@@ -308,10 +308,6 @@ class Rollout:
         execute(restore.pk)
         restore.refresh_from_db()
         self.log(f"restore #{restore.pk} of {restore.version}: {restore.status}")
-        if restore.status == DeploymentStatus.SUCCEEDED:
-            Deployment.objects.filter(pk=self.deployment.pk).update(
-                rolled_back_to=restore.version
-            )
 
 
 def _record(deployment, *fields):
@@ -491,6 +487,14 @@ def _promote(deployment, log):
         deployment=deployment,
     )
     log(f"v{entry.number}: {deployment.version} is now serving on {deployment.address}")
+    if deployment.kind == DeploymentKind.ROLLBACK and deployment.trigger == (
+        Trigger.SYSTEM
+    ):
+        # A restore after a failure, now or queued by the reaper: the failed
+        # deployment says what serves again.
+        Deployment.objects.filter(
+            pk=deployment.rollback_of_id, status=DeploymentStatus.FAILED
+        ).update(rolled_back_to=deployment.version)
 
 
 def _digest(deployment):

@@ -22,6 +22,7 @@ from tests.deployments.steps import (
     deploy,
     fetch,
     log_messages,
+    refuses_connections,
     set_variables,
     wait_until_finished,
 )
@@ -209,3 +210,39 @@ def test_worker_killed_mid_deploy_ends_failed_and_the_service_keeps_serving(
     # The restarted worker takes the next deployment of the same pair.
     after = deploy(api, celery_worker, service.slug, environment, "1.1.0")
     assert after["status"] == "succeeded", log_messages(after)
+
+
+def test_worker_killed_mid_recreate_gets_the_stopped_release_restored(
+    api, celery_worker, e2e_service, docker_environment, monkeypatch
+):
+    environment = docker_environment("e2e-recreate-reaped", strategy="recreate").name
+    service = e2e_service(environment)
+    first = deploy(api, celery_worker, service.slug, environment, "1.0.0")
+    assert first["status"] == "succeeded", log_messages(first)
+    url = accepted(ask_to_deploy(api, service.slug, environment, SLOW))
+    wait_for(
+        lambda: api.get(url).json(),
+        lambda body: any(m.startswith("waiting up to") for m in log_messages(body)),
+        30,
+        what="the slow release to reach its health gate",
+    )
+    assert refuses_connections(first["address"]), "recreate stops the old first"
+
+    celery_worker.kill()
+    try:
+        _reap_now(monkeypatch)
+    finally:
+        celery_worker.start()
+
+    abandoned = api.get(url).json()
+    assert abandoned["status"] == "failed"
+    assert abandoned["error"] == REAPED
+    listed = api.get(f"/api/deployments?serviceId={service.slug}").json()["results"]
+    (restore,) = [d for d in listed if d["rollbackOf"] == abandoned["id"]]
+    restore = wait_until_finished(api, celery_worker, restore["url"], "the restore")
+    assert restore["status"] == "succeeded", log_messages(restore)
+    assert (restore["version"], restore["trigger"]) == ("1.0.0", "system")
+    assert fetch(restore["address"], "/version") == (200, "1.0.0\n")
+    abandoned = api.get(url).json()
+    assert abandoned["rolledBackTo"] == "1.0.0"
+    assert f"queued #{restore['id']} to restore 1.0.0" in log_messages(abandoned)
