@@ -353,22 +353,21 @@ def create_rollback(failed_or_target, previous, *, reason, trigger, user):
 def reserve_port(deployment, preferred):
     """Choose the port a new instance will listen on, and record it.
 
-    A port counts as taken once a running or serving deployment has it as
-    its address, even before its instance listens: two environments of a
+    A port counts as taken once a deployment in progress has it as its
+    address, even before its instance listens: two environments of a
     service deployed at the same moment would otherwise both find the
     configured port free, and one's health gate would pass on the other's
-    instance. Choosing and recording happen under a lock on the service, so
-    deployments of one service choose one at a time. Known limitation:
-    different services configured with the same port can still race.
+    instance. Ports of releases that serve are taken while something
+    listens there (``pick_port`` checks). Choosing and recording happen
+    under a lock on the service, so deployments of one service choose one
+    at a time. Known limitation: different services configured with the
+    same port can still race.
     """
     with transaction.atomic():
         Service.objects.select_for_update().filter(pk=deployment.service_id).first()
         taken = {
             port_of(live)
-            for live in Deployment.objects.filter(
-                status__in=[DeploymentStatus.RUNNING, DeploymentStatus.SUCCEEDED],
-                stopped_at__isnull=True,
-            )
+            for live in Deployment.objects.filter(status=DeploymentStatus.RUNNING)
             .exclude(address="")
             .exclude(pk=deployment.pk)
             .only("address")

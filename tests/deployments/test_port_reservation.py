@@ -47,25 +47,18 @@ def test_two_environments_starting_at_once_get_different_ports(service):
     assert (port_of(staging), port_of(production)) == (first, second)
 
 
-def test_a_port_is_free_again_once_its_deployment_failed_or_stopped(service):
+def test_a_port_is_free_again_once_its_deployment_ended(service):
     failed = unsent_deployment(service, environment("staging"), status=RUNNING)
     reserve_port(failed, service.port)
     Deployment.objects.filter(pk=failed.pk).update(status=DeploymentStatus.FAILED)
-    stopped = unsent_deployment(service, environment("qa"), status=RUNNING)
-    reserve_port(stopped, service.port)
-    Deployment.objects.filter(pk=stopped.pk).update(
-        status=DeploymentStatus.SUCCEEDED, stopped_at="2026-01-01T00:00:00Z"
-    )
     later = unsent_deployment(service, environment("production"), status=RUNNING)
 
     assert reserve_port(later, service.port) == service.port
 
 
-def test_a_serving_release_keeps_its_port_from_other_services(service):
-    serving = unsent_deployment(
-        service, environment("staging"), status=DeploymentStatus.SUCCEEDED
-    )
-    reserve_port(serving, service.port)
+def test_a_deployment_in_progress_holds_its_port_from_other_services(service):
+    starting = unsent_deployment(service, environment("staging"), status=RUNNING)
+    reserve_port(starting, service.port)
     other = add_service(
         definition(
             id="ports-other",
@@ -76,3 +69,14 @@ def test_a_serving_release_keeps_its_port_from_other_services(service):
     newcomer = unsent_deployment(other, environment("staging"), status=RUNNING)
 
     assert reserve_port(newcomer, other.port) != service.port
+
+
+def test_a_serving_release_whose_port_is_free_does_not_hold_it(service):
+    """After a restart, a release recorded as serving may not run any more."""
+    serving = unsent_deployment(
+        service, environment("staging"), status=DeploymentStatus.SUCCEEDED
+    )
+    reserve_port(serving, service.port)
+    later = unsent_deployment(service, environment("staging"), "1.1.0", status=RUNNING)
+
+    assert reserve_port(later, service.port) == service.port
