@@ -177,11 +177,9 @@ def _reap_now(monkeypatch):
     tasks.reap_stale_deployments_task()
 
 
-def test_worker_killed_mid_deploy_ends_failed_and_the_service_keeps_serving(
-    api, celery_worker, e2e_service, environment, docker_client, monkeypatch
-):
-    service = e2e_service(environment)
-    first = deploy(api, celery_worker, service.slug, environment, "1.0.0")
+def _slow_release_at_its_gate(api, worker, service, environment):
+    """1.0.0 serving, then the slow release waiting on its health gate."""
+    first = deploy(api, worker, service.slug, environment, "1.0.0")
     assert first["status"] == "succeeded", log_messages(first)
     url = accepted(ask_to_deploy(api, service.slug, environment, SLOW))
     wait_for(
@@ -190,17 +188,30 @@ def test_worker_killed_mid_deploy_ends_failed_and_the_service_keeps_serving(
         30,
         what="the slow release to reach its health gate",
     )
+    return first, url
 
-    celery_worker.kill()
+
+def _kill_worker_and_reap(api, worker, url, monkeypatch):
+    """Kill the worker mid-deployment, reap, restart it; the ended deployment."""
+    worker.kill()
     try:
         assert api.get(url).json()["status"] == "running"
         _reap_now(monkeypatch)
     finally:
-        celery_worker.start()
-
+        worker.start()
     abandoned = api.get(url).json()
     assert abandoned["status"] == "failed"
     assert abandoned["error"] == REAPED
+    return abandoned
+
+
+def test_worker_killed_mid_deploy_ends_failed_and_the_service_keeps_serving(
+    api, celery_worker, e2e_service, environment, docker_client, monkeypatch
+):
+    service = e2e_service(environment)
+    first, url = _slow_release_at_its_gate(api, celery_worker, service, environment)
+
+    abandoned = _kill_worker_and_reap(api, celery_worker, url, monkeypatch)
     assert f"failed: {REAPED}" in log_messages(abandoned)
     assert abandoned["isCurrent"] is False
     (left,) = containers_of(docker_client, service.slug)
@@ -217,26 +228,10 @@ def test_worker_killed_mid_recreate_gets_the_stopped_release_restored(
 ):
     environment = docker_environment("e2e-recreate-reaped", strategy="recreate").name
     service = e2e_service(environment)
-    first = deploy(api, celery_worker, service.slug, environment, "1.0.0")
-    assert first["status"] == "succeeded", log_messages(first)
-    url = accepted(ask_to_deploy(api, service.slug, environment, SLOW))
-    wait_for(
-        lambda: api.get(url).json(),
-        lambda body: any(m.startswith("waiting up to") for m in log_messages(body)),
-        30,
-        what="the slow release to reach its health gate",
-    )
+    first, url = _slow_release_at_its_gate(api, celery_worker, service, environment)
     assert refuses_connections(first["address"]), "recreate stops the old first"
 
-    celery_worker.kill()
-    try:
-        _reap_now(monkeypatch)
-    finally:
-        celery_worker.start()
-
-    abandoned = api.get(url).json()
-    assert abandoned["status"] == "failed"
-    assert abandoned["error"] == REAPED
+    abandoned = _kill_worker_and_reap(api, celery_worker, url, monkeypatch)
     listed = api.get(f"/api/deployments?serviceId={service.slug}").json()["results"]
     (restore,) = [d for d in listed if d["rollbackOf"] == abandoned["id"]]
     restore = wait_until_finished(api, celery_worker, restore["url"], "the restore")
