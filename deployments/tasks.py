@@ -7,7 +7,9 @@ from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from deployments import runner
-from deployments.choices import DeploymentStatus
+from deployments.backends import get_backend
+from deployments.backends.base import instance_prefix
+from deployments.choices import BackendKind, DeploymentStatus
 from deployments.models import Deployment
 
 # A deployment's worker beats at least this often while it waits on a gate;
@@ -30,13 +32,12 @@ def run_deployment_task(deployment_id):
 
 @shared_task(name="deployments.tasks.reap_stale_deployments_task", ignore_result=True)
 def reap_stale_deployments_task():
-    """End deployments whose worker died, so none stays running forever.
+    """Clean up after workers that died, so nothing stays stuck.
 
-    Also sends pending deployments that no worker has claimed for a while
-    to the queue again: a worker that died holding the message, or a broker
-    that lost it, would otherwise leave them pending and their service
-    blocked. A deployment runs once whatever the number of messages, since
-    the first worker to claim it wins.
+    Ends running deployments whose worker stopped beating, sends pending
+    ones no worker claimed to the queue again, starts queues nothing works
+    through, and stops or removes what a dead worker left of replaced
+    releases. Each step runs on its own: one failing spares the others.
     """
     now = timezone.now()
     gate = timedelta(seconds=settings.MECH["DEPLOY_HEALTH_TIMEOUT"])
@@ -84,10 +85,6 @@ def remove_stopped_leftovers(stopped_before):
     name matches their deployment in this database: another registry on the
     same engine may use the same deployment numbers.
     """
-    from deployments.backends import get_backend
-    from deployments.backends.base import instance_prefix
-    from deployments.choices import BackendKind
-
     if not settings.MECH["DOCKER_HOST"]:
         return
     backend = get_backend(BackendKind.DOCKER)
